@@ -1,0 +1,49 @@
+/** Stable codes for everything that can go wrong opening or talking to a location. */
+export type ConnectionErrorCode =
+  | 'INVALID_LOCATION'
+  | 'UNSUPPORTED_SCHEME'
+  | 'AUTH_FAILED'
+  | 'DATABASE_NOT_FOUND'
+  | 'CONNECTION_REFUSED'
+  | 'HOST_NOT_FOUND'
+  | 'CONNECT_TIMEOUT'
+  | 'STORE_NOT_FOUND'
+  | 'NOT_A_DIRECTORY'
+  | 'NOT_A_PGLITE_STORE'
+  | 'STORE_UNREADABLE'
+  | 'STORE_LOCKED'
+  | 'STORE_INCOMPATIBLE'
+  | 'QUERY_FAILED'
+  | 'COPY_FAILED';
+
+export interface ConnectionErrorOptions {
+  cause?: unknown;
+  /** SQLSTATE when the server sent one. */
+  sqlState?: string;
+  detail?: string;
+  hint?: string;
+}
+
+/**
+ * Every failure of this package. `message` is one line for an operator, already redacted;
+ * the driver's error stays on `cause` (never printed by the CLI, kept for debugging).
+ */
+export class ConnectionError extends Error {
+  override readonly name = 'ConnectionError';
+  readonly code: ConnectionErrorCode;
+  readonly sqlState: string | undefined;
+  readonly detail: string | undefined;
+  readonly hint: string | undefined;
+
+  constructor(code: ConnectionErrorCode, message: string, options: ConnectionErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.sqlState = options.sqlState;
+    this.detail = options.detail;
+    this.hint = options.hint;
+  }
+}
+
+export function isConnectionError(error: unknown): error is ConnectionError {
+  return error instanceof ConnectionError;
+}

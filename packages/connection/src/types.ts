@@ -1,0 +1,62 @@
+import type { Engine, Location } from './location.js';
+
+export type Row = Record<string, unknown>;
+
+/**
+ * The part of a connection that runs SQL. Values come back as text except int2/int4
+ * (number), bool (boolean) and bytea (Buffer): timestamps, numerics, int8, floats and
+ * json stay exactly as the server printed them. Data moves with COPY, never through here.
+ */
+export interface Queryable {
+  readonly engine: Engine;
+  /** One statement, `$1`-style parameters. */
+  query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Several statements, no parameters. */
+  exec(sql: string): Promise<void>;
+}
+
+/** COPY in and out, as byte streams. */
+export interface Copier {
+  /** Runs `COPY ... FROM STDIN` fed by `data`; resolves with the rows the server took. */
+  copyFrom(sql: string, data: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<number>;
+  /** Runs `COPY ... TO STDOUT` and yields the bytes as they come. */
+  copyTo(sql: string): AsyncIterable<Uint8Array>;
+}
+
+/** One backend held for the caller alone (transactions, session locks, temp tables). */
+export interface Session extends Queryable, Copier {
+  /** Returns the backend (PostgreSQL) or lets the next caller in (PGlite). */
+  release(): Promise<void>;
+}
+
+/** An open location. */
+export interface Database extends Queryable, Copier {
+  readonly location: Location;
+  /** A dedicated session: the same backend for every statement until release(). */
+  session(): Promise<Session>;
+  /** Runs `fn` inside BEGIN/COMMIT on a dedicated session; ROLLBACK when it throws. */
+  transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** `application_name` of every session: lets an operator find us in pg_stat_activity. */
+  applicationName?: string;
+  /** Seconds to wait for a PostgreSQL connection. Default 10. */
+  connectTimeoutSeconds?: number;
+  /** Pool size for PostgreSQL. Default 4. */
+  maxConnections?: number;
+  /** PGlite: create the directory and an empty cluster when it does not exist. */
+  create?: boolean;
+}
+
+export const SESSION_SETTINGS = {
+  TimeZone: 'UTC',
+  DateStyle: 'ISO, YMD',
+  IntervalStyle: 'postgres',
+  extra_float_digits: '3',
+  // Long copies must not be cut short by a role's or server's defaults.
+  statement_timeout: '0',
+  lock_timeout: '0',
+  idle_in_transaction_session_timeout: '0',
+} as const;

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
+import { openDatabase } from '../src/index.js';
+import type { Database } from '../src/index.js';
+
+const engines = [
+  { name: 'PostgreSQL', open: async () => openDatabase(await createTestDatabase(), { applicationName: 'mosaic test' }) },
+  { name: 'PGlite', open: () => openDatabase(tempStorePath(), { applicationName: 'mosaic test', create: true }) },
+];
+
+describe.each(engines)('$name adapter', ({ open }) => {
+  const withDb = async (fn: (db: Database) => Promise<void>) => {
+    const db = await open();
+    try {
+      await fn(db);
+    } finally {
+      await db.close();
+    }
+  };
+
+  it('sets UTC, no timeouts, and the application name on every session', () =>
+    withDb(async (db) => {
+      const settings = "select current_setting('TimeZone') as tz, current_setting('statement_timeout') as st, current_setting('lock_timeout') as lt, current_setting('idle_in_transaction_session_timeout') as it";
+      const expected = { tz: 'UTC', st: '0', lt: '0', it: '0' };
+      expect(await db.query(settings)).toEqual([expected]);
+      const session = await db.session();
+      try {
+        expect(await session.query(settings)).toEqual([expected]);
+        if (db.engine === 'postgres') expect(await session.query("select current_setting('application_name') as app")).toEqual([{ app: 'mosaic test' }]);
+      } finally {
+        await session.release();
+      }
+    }));
+
+  it('returns exact text for int8, numeric, timestamptz and jsonb', () =>
+    withDb(async (db) => {
+      const [row] = await db.query("select 9007199254740993::int8 as b, 1.50::numeric as n, '2024-01-01 00:00:00.000001+00'::timestamptz as t, '{\"a\": 2406.60}'::jsonb as j");
+      expect(row).toEqual({ b: '9007199254740993', n: '1.50', t: '2024-01-01 00:00:00.000001+00', j: '{"a": 2406.60}' });
+    }));
+
+  it('streams COPY in and out byte-exact', () =>
+    withDb(async (db) => {
+      await db.exec('create table t (id int primary key, v text)');
+      const input = '1\ttab\\there\n2\t\\\\N literal\n3\t\\N\n4\temoji 🚀\n';
+      await db.copyFrom('COPY t FROM STDIN', [input.slice(0, 10), input.slice(10)]);
+      const chunks: Buffer[] = [];
+      for await (const chunk of db.copyTo('COPY (select * from t order by id) TO STDOUT')) chunks.push(Buffer.from(chunk));
+      expect(Buffer.concat(chunks).toString('utf8')).toBe(input);
+    }));
+
+  it('rolls a failed transaction back', () =>
+    withDb(async (db) => {
+      await db.exec('create table r (v int)');
+      await expect(db.transaction(async (tx) => {
+        await tx.exec('insert into r values (1)');
+        await tx.exec('insert into r values (\'not a number\')');
+      })).rejects.toMatchObject({ code: 'QUERY_FAILED', sqlState: '22P02' });
+      expect(await db.query('select count(*)::int as n from r')).toEqual([{ n: 0 }]);
+    }));
+});
+
+describe('PostgreSQL connection errors', () => {
+  it('maps a missing database to DATABASE_NOT_FOUND', async () => {
+    const url = new URL(await createTestDatabase());
+    url.pathname = '/no_such_database_here';
+    await expect(openDatabase(url.toString())).rejects.toMatchObject({ code: 'DATABASE_NOT_FOUND' });
+  });
+
+  it('maps a refused connection without quoting the password', async () => {
+    const error = (await openDatabase('postgresql://postgres:hunter2@127.0.0.1:1/x').catch((e: unknown) => e)) as Error & { code: string };
+    expect(error.code).toBe('CONNECTION_REFUSED');
+    expect(error.message).not.toContain('hunter2');
+  });
+});
