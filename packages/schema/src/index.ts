@@ -1,0 +1,14 @@
+export * as tables from './tiers/federated.js';
+export { enums } from './enums.js';
+export { EMBEDDING_DIMENSIONS } from './insights.js';
+export { tableGraph, tierTables, TIERS } from './graph.js';
+export type { ColumnInfo, ForeignKeyEdge, TableGraph, TableInfo, Tier } from './graph.js';
+export { DEFERRED_EDGES, deriveMigrationOrder, isDeferredEdge, MIGRATION_ORDER, orderViolations } from './order.js';
+export type { DeferredEdge, TableName } from './order.js';
+export { copiedTables, isSkipped, SKIPPED_TABLES } from './skipped.js';
+export { applyMigrations, MIGRATE_LOCK_KEY, migrationsFolder } from './migrate.js';
+export type { MigrationResult } from './migrate.js';
+export { readSchemaInfo, SCHEMA_VERSION } from './version.js';
+export type { SchemaInfo } from './version.js';
+export { SchemaError } from './errors.js';
+export type { SchemaErrorCode } from './errors.js';
