@@ -1,0 +1,96 @@
+import { createRequire } from 'node:module';
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import { TIERS } from '@mosaic/schema';
+import type { Tier } from '@mosaic/schema';
+import { initCommand } from './commands/init.js';
+import { seedCommand } from './commands/seed.js';
+import { defaultLocation } from './defaults.js';
+import { describeError } from './errors.js';
+import { EXIT } from './exit.js';
+import { createOutput } from './output.js';
+import type { Output } from './output.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+class YargsUsage extends Error {
+  readonly code = 'USAGE';
+}
+
+type Handler = (out: Output) => Promise<number>;
+
+/** "storage seed" from argv, for the pointer to the right --help. */
+function helpPath(argv: string[]): string {
+  const words = argv.filter((a) => !a.startsWith('-')).slice(0, 2);
+  return words[0] === 'storage' ? words.join(' ') : '';
+}
+
+/**
+ * Parses argv and runs one command; returns the exit status. Never calls process.exit:
+ * bin.ts owns that, and tests call main() directly.
+ */
+export async function main(argv: string[]): Promise<number> {
+  let run: { handler: Handler; json: boolean } | undefined;
+  const schedule = (json: boolean, handler: Handler) => {
+    run = { handler, json };
+  };
+
+  const cli = yargs(argv)
+    .scriptName('mosaic')
+    .usage('$0 <command>\n\nMosaic storage-tier tooling: inspect, seed, migrate and verify Mosaic stores.')
+    .version(version)
+    .strict()
+    .exitProcess(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message, error) => {
+      throw error ?? new YargsUsage(message);
+    })
+    .command('storage', 'Inspect and move Mosaic storage tiers', (storage: Argv) =>
+      storage
+        .command(
+          'init',
+          'Create or upgrade the Mosaic schema at a location',
+          (y) =>
+            y
+              .option('url', { type: 'string', describe: 'PostgreSQL URL or PGlite directory (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
+              .option('tier', { choices: TIERS, describe: 'Tier to create (default: local for a directory; federated for a database with pgvector installed, else standalone)' })
+              .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
+              .example('$0 storage init --url ~/.mosaic/data', 'a local (PGlite) store')
+              .example('$0 storage init --url postgresql://mosaic:***@db:5432/mosaic --tier federated', 'a federated store'),
+          (a) => schedule(a.json, (out) => initCommand({ url: a.url ?? defaultLocation(), tier: a.tier as Tier | undefined }, out)),
+        )
+        .command(
+          'seed',
+          'Fill an empty store with realistic, deterministic demo data',
+          (y) =>
+            y
+              .option('url', { type: 'string', describe: 'PostgreSQL URL or PGlite directory (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
+              .option('scale', { type: 'number', demandOption: true, describe: "Users' worth of data: 1 is ~200 rows, 1000 is ~1,000,000 rows" })
+              .option('seed', { type: 'number', default: 1, describe: 'Random seed: the same seed and scale give identical data' })
+              .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
+              .example('$0 storage seed --url ~/.mosaic/data --scale 10', 'about 10,000 rows'),
+          (a) => schedule(a.json, (out) => seedCommand({ url: a.url ?? defaultLocation(), scale: a.scale, seed: a.seed }, out)),
+        )
+        .demandCommand(1, 'Name a storage command: init, seed.'),
+    )
+    .demandCommand(1, 'Name a command, e.g. "mosaic storage init --help".')
+    .help();
+
+  try {
+    await cli.parseAsync();
+  } catch (error) {
+    const message = (error as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    process.stderr.write(`mosaic: ${message} (see "${['mosaic', helpPath(argv)].filter(Boolean).join(' ')} --help")\n`);
+    return EXIT.USAGE;
+  }
+  if (!run) return EXIT.OK; // --help or --version was printed
+  const out = createOutput({ json: run.json });
+  try {
+    return await run.handler(out);
+  } catch (error) {
+    const { line, status } = describeError(error);
+    out.error(`mosaic: ${line}`);
+    if (process.env.MOSAIC_DEBUG === '1') out.error(String((error as Error).stack));
+    return status;
+  }
+}
