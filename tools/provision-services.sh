@@ -50,7 +50,9 @@ has_vector() { [ "$(psql_su -c "select count(*) from pg_available_extensions whe
 if has_vector; then
   say "pgvector already available"
 else
-  command -v pg_config >/dev/null && [ -d "/usr/include/postgresql/$PG_MAJOR/server" ] || apt_install "postgresql-server-dev-$PG_MAJOR"
+  [ -f "/usr/include/postgresql/$PG_MAJOR/server/postgres.h" ] || apt_install "postgresql-server-dev-$PG_MAJOR"
+  pg_config=$PG_BIN/pg_config
+  [ -x "$pg_config" ] || pg_config=/usr/bin/pg_config
   command -v make >/dev/null || apt_install make
   mkdir -p "$WORK/apt/lists/partial" "$WORK/src"
   # A private sources list and lists dir: the host's apt configuration is left untouched.
@@ -70,8 +72,9 @@ else
   rm -rf "$build" && mkdir -p "$build"
   tar -xf "$orig" -C "$build" --strip-components=1
   say "building $(basename "$orig")"
-  make -s -C "$build" PG_CONFIG=/usr/bin/pg_config OPTFLAGS="" >/dev/null
-  make -s -C "$build" PG_CONFIG=/usr/bin/pg_config install >/dev/null
+  # OPTFLAGS="": no -march=native, so the build runs on any x86-64 machine CI lands on.
+  make -s -C "$build" PG_CONFIG="$pg_config" OPTFLAGS="" >/dev/null
+  make -s -C "$build" PG_CONFIG="$pg_config" install >/dev/null
   has_vector || die "pgvector was built but PostgreSQL does not list it in pg_available_extensions"
   say "pgvector installed"
 fi
