@@ -90,7 +90,9 @@ export async function seed(db: Database, options: SeedOptions, onProgress?: Seed
   }
   const nonEmpty = await db.query<{ t: string }>(MIGRATION_ORDER.map((t) => `select '${t}' as t where exists (select 1 from ${quote(t)})`).join(' union all '));
   if (nonEmpty.length > 0) {
-    throw new SeedError('NOT_EMPTY', `${where} already has data (${nonEmpty.map((r) => r.t).join(', ')}): seed fills only an empty store; init a new one.`);
+    const names = nonEmpty.map((r) => r.t);
+    const which = names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more tables` : names.join(', ');
+    throw new SeedError('NOT_EMPTY', `${where} already has data (${which}): seed fills only an empty store; init a new one.`);
   }
   const [embedding] = await db.query<{ dims: number }>(
     "select atttypmod as dims from pg_attribute where attrelid = to_regclass('public.insights') and attname = 'embedding' and not attisdropped",
