@@ -3,7 +3,7 @@ export type { ConnectionErrorCode } from './errors.js';
 export { parseLocation, redactText, redactUrl } from './location.js';
 export type { Engine, Location } from './location.js';
 export { openDatabase, withDatabase } from './open.js';
-export { PGLITE_PG_MAJOR } from './pglite.js';
+export { PGLITE_PG_MAJOR, PGLITE_SUPPORTED_MAJORS } from './pglite.js';
 export { lockStore, STORE_LOCK_FILE } from './store-lock.js';
 export type { StoreLock, StoreLockHolder } from './store-lock.js';
 export { SESSION_SETTINGS } from './types.js';

@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync, mkdirSync, accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+import type { PGlite } from '@electric-sql/pglite';
 import { ConnectionError } from './errors.js';
 import { lockStore, STORE_LOCK_FILE } from './store-lock.js';
 import { identity, TEXT_OIDS } from './text-values.js';
@@ -11,20 +10,37 @@ import { SESSION_SETTINGS } from './types.js';
 
 type PgliteLocation = Extract<Location, { engine: 'pglite' }>;
 
-/** The PostgreSQL major version this PGlite writes. */
+/** The PostgreSQL major version new stores are created with (PGlite 0.5). */
 export const PGLITE_PG_MAJOR = '18';
+
+/**
+ * The PGlite build that reads each PostgreSQL major: operators have stores written by
+ * PGlite 0.3/0.4 (PostgreSQL 17), which 0.5 cannot open; an npm alias carries 0.4.
+ */
+const ENGINES: Record<string, () => Promise<{ create: (dir: string, options: object) => Promise<PGlite>; version: string }>> = {
+  '18': async () => {
+    const [{ PGlite: Engine }, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
+    return { create: (dir, options) => Engine.create(dir, { ...options, extensions: { vector } }), version: '0.5' };
+  },
+  '17': async () => {
+    const [{ PGlite: Engine }, { vector }] = await Promise.all([import('pglite-pg17'), import('pglite-pg17/vector')]);
+    return { create: async (dir, options) => (await Engine.create(dir, { ...options, extensions: { vector } })) as unknown as PGlite, version: '0.4' };
+  },
+};
+
+export const PGLITE_SUPPORTED_MAJORS = Object.keys(ENGINES);
 
 const PARSERS = Object.fromEntries(TEXT_OIDS.map((oid) => [oid, identity]));
 
-/** Checks the directory before PGlite touches it: PGlite itself would happily initdb anywhere. */
-function inspectStore(location: PgliteLocation, create: boolean): 'existing' | 'new' {
+/** Checks the directory before PGlite touches it: PGlite itself would happily initdb anywhere. Returns the store's PostgreSQL major. */
+function inspectStore(location: PgliteLocation, create: boolean): string {
   const { dir } = location;
   if (!existsSync(dir)) {
     if (!create) {
       throw new ConnectionError('STORE_NOT_FOUND', `PGlite store ${dir} does not exist: check the path, or create it with "mosaic storage init --url ${dir}".`);
     }
     mkdirSync(dir, { recursive: true });
-    return 'new';
+    return PGLITE_PG_MAJOR;
   }
   if (!statSync(dir).isDirectory()) {
     throw new ConnectionError('NOT_A_DIRECTORY', `${dir} is a file, not a PGlite store directory: pass the store's directory.`);
@@ -37,7 +53,7 @@ function inspectStore(location: PgliteLocation, create: boolean): 'existing' | '
   const versionFile = join(dir, 'PG_VERSION');
   if (!existsSync(versionFile)) {
     const entries = readdirSync(dir).filter((f) => !f.startsWith(STORE_LOCK_FILE));
-    if (entries.length === 0 && create) return 'new';
+    if (entries.length === 0 && create) return PGLITE_PG_MAJOR;
     if (entries.length === 0) {
       throw new ConnectionError('STORE_NOT_FOUND', `${dir} is an empty directory, not a PGlite store: create one with "mosaic storage init --url ${dir}".`);
     }
@@ -49,10 +65,10 @@ function inspectStore(location: PgliteLocation, create: boolean): 'existing' | '
   } catch (error) {
     throw new ConnectionError('STORE_UNREADABLE', `PGlite store ${dir} is not readable by this user: fix its permissions.`, { cause: error });
   }
-  if (major !== PGLITE_PG_MAJOR) {
-    throw new ConnectionError('STORE_INCOMPATIBLE', `PGlite store ${dir} holds PostgreSQL ${major} data; this tool's PGlite reads PostgreSQL ${PGLITE_PG_MAJOR}.`);
+  if (!Object.hasOwn(ENGINES, major)) {
+    throw new ConnectionError('STORE_INCOMPATIBLE', `PGlite store ${dir} holds PostgreSQL ${major} data; this tool reads PGlite stores of PostgreSQL ${PGLITE_SUPPORTED_MAJORS.join(' and ')}: upgrade the mosaic tool.`);
   }
-  return 'existing';
+  return major;
 }
 
 /** PGlite runs one query at a time on one session; a session() holds it for one caller. */
@@ -82,11 +98,12 @@ const toBlobCopy = (sql: string, from: RegExp, to: string): string => {
 };
 
 export async function openPglite(location: PgliteLocation, options: OpenOptions = {}): Promise<Database> {
-  inspectStore(location, options.create ?? false);
+  const major = inspectStore(location, options.create ?? false);
   const lock = lockStore(location.dir);
   let pg: PGlite;
   try {
-    pg = await PGlite.create(location.dir, { extensions: { vector }, parsers: PARSERS });
+    const engine = await ENGINES[major]!();
+    pg = await engine.create(location.dir, { parsers: PARSERS });
     const settings = Object.entries(SESSION_SETTINGS).map(([k, v]) => `SET ${k} = '${v}';`).join(' ');
     await pg.exec(`${settings} SET application_name = '${(options.applicationName ?? 'mosaic').replace(/'/g, "''")}';`);
   } catch (error) {

@@ -49,9 +49,16 @@ export function mapPostgresError(error: unknown, display: string): ConnectionErr
   return new ConnectionError('QUERY_FAILED', `${display}: ${message}`, { cause: error });
 }
 
+/** host:port (or the socket directory) named by a URL, for messages. */
 function hostOf(display: string): string {
-  const m = /@([^/?#]+)/.exec(display) ?? /^[a-z]+:\/\/([^/?#]+)/i.exec(display);
-  return m?.[1] ?? display;
+  try {
+    const url = new URL(display);
+    const socket = url.searchParams.get('host');
+    if (socket) return socket;
+    return url.port ? `${url.hostname}:${url.port}` : url.hostname;
+  } catch {
+    return display;
+  }
 }
 
 function oneLine(text: string): string {

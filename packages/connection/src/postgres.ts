@@ -10,11 +10,31 @@ import { SESSION_SETTINGS } from './types.js';
 type Sql = postgres.Sql;
 type PostgresLocation = Extract<Location, { engine: 'postgres' }>;
 
+/**
+ * libpq's `?host=/socket/dir` names a Unix socket directory; postgres.js takes that as
+ * `path` and would otherwise send `host` to the server as a startup parameter.
+ */
+function socketTarget(url: string): { url: string; path?: string } {
+  const parsed = new URL(url);
+  const host = parsed.searchParams.get('host');
+  if (!host?.startsWith('/')) return { url };
+  parsed.searchParams.delete('host');
+  return { url: parsed.toString(), path: `${host}/.s.PGSQL.${parsed.port || '5432'}` };
+}
+
+function client(location: PostgresLocation, options: OpenOptions, max: number): Sql {
+  const target = socketTarget(location.url);
+  return postgres(target.url, { ...clientOptions(options, max), ...(target.path ? { path: target.path } : {}) });
+}
+
 function clientOptions(options: OpenOptions, max: number): postgres.Options<Record<string, postgres.PostgresType>> {
   return {
     max,
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     idle_timeout: 0,
+    // Unnamed statements: they also work through a transaction-mode pooler, which the
+    // advisory lock must be able to detect (and refuse) rather than fail obscurely.
+    prepare: false,
     onnotice: () => {},
     // Sent in the startup packet: every backend starts with these, before any query.
     connection: { application_name: options.applicationName ?? 'mosaic', ...SESSION_SETTINGS } as unknown as postgres.Options<never>['connection'],
@@ -90,7 +110,7 @@ function makeOps(sql: Sql, display: string) {
 
 /** A single-connection client: COPY streams get their own (postgres.js #499, #1173). */
 async function dedicated(location: PostgresLocation, options: OpenOptions): Promise<Session> {
-  const sql = postgres(location.url, clientOptions(options, 1));
+  const sql = client(location, options, 1);
   const ops = makeOps(sql, location.display);
   try {
     await ops.query('select 1');
@@ -102,7 +122,7 @@ async function dedicated(location: PostgresLocation, options: OpenOptions): Prom
 }
 
 export async function openPostgres(location: PostgresLocation, options: OpenOptions = {}): Promise<Database> {
-  const sql = postgres(location.url, clientOptions(options, options.maxConnections ?? 4));
+  const sql = client(location, options, options.maxConnections ?? 4);
   const ops = makeOps(sql, location.display);
   try {
     await ops.query('select 1');
