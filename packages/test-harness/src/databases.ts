@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, inject } from 'vitest';
 import postgres from 'postgres';
+import './provided.js';
 
 function withDatabaseName(url: string, name: string): string {
   const u = new URL(url);

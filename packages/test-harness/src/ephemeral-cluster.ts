@@ -1,8 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** A role the harness creates with a password, authenticated by scram-sha-256. */
+export const PASSWORD_ROLE = 'mosaic_password_user';
+export const PASSWORD_ROLE_SECRET = 'correct-horse-battery';
 
 export interface EphemeralCluster {
   readonly url: string;
@@ -51,6 +55,9 @@ export async function startEphemeralCluster(bin: string): Promise<EphemeralClust
     chownSync(base, Number(ids), Number(gid));
   }
   asOwner('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync']);
+  // One role authenticates by password (the rest trust): the wrong-password test needs it.
+  const hba = join(dataDir, 'pg_hba.conf');
+  writeFileSync(hba, `host all ${PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
   const port = await freePort();
   const opts = `-p ${port} -k ${base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
   asOwner('pg_ctl', ['-D', dataDir, '-o', opts, '-l', join(base, 'server.log'), '-w', '-t', '60', 'start']);

@@ -1,15 +1,8 @@
 import type { TestProject } from 'vitest/node';
 import postgres from 'postgres';
-import { findPostgresBin, startEphemeralCluster } from './ephemeral-cluster.js';
+import { findPostgresBin, PASSWORD_ROLE, PASSWORD_ROLE_SECRET, startEphemeralCluster } from './ephemeral-cluster.js';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** A superuser URL on a server with pgvector available; tests create their own databases. */
-    pgAdminUrl: string;
-    /** How the server was found: env, docker or ephemeral. */
-    pgSource: string;
-  }
-}
+import './provided.js';
 
 const HOW_TO = [
   'Mosaic tests need a PostgreSQL server with pgvector. Provide one of:',
@@ -47,6 +40,21 @@ async function checkPgvector(url: string, source: string): Promise<void> {
   }
 }
 
+/** Creates the password role; its URL only where the server really checks passwords. */
+async function passwordRole(url: string, source: string): Promise<string> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`do $$ begin if not exists (select from pg_roles where rolname = '${PASSWORD_ROLE}') then create role ${PASSWORD_ROLE} login password '${PASSWORD_ROLE_SECRET}'; end if; end $$`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  if (source.startsWith('env')) return '';
+  const u = new URL(url);
+  u.username = PASSWORD_ROLE;
+  u.password = PASSWORD_ROLE_SECRET;
+  return u.toString();
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let url: string;
   let source: string;
@@ -75,6 +83,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw error;
   }
   console.log(`[test-harness] PostgreSQL with pgvector: ${source}`);
+  project.provide('pgPasswordUrl', await passwordRole(url, source));
   project.provide('pgAdminUrl', url);
   project.provide('pgSource', source);
   return stop;

@@ -1,5 +1,7 @@
+export type {} from './provided.js';
 export { createTestDatabase, tempDir, tempStorePath } from './databases.js';
 export { findPostgresBin, startEphemeralCluster } from './ephemeral-cluster.js';
 export type { EphemeralCluster } from './ephemeral-cluster.js';
 export { tableDigests } from './digests.js';
 export type { QueryRunner } from './digests.js';
+export { PASSWORD_ROLE, PASSWORD_ROLE_SECRET } from './ephemeral-cluster.js';
