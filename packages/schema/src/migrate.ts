@@ -7,7 +7,9 @@ import type { Tier } from './graph.js';
 import { readSchemaInfo, SCHEMA_VERSION } from './version.js';
 
 /** Serialises concurrent `init`s of one PostgreSQL database (transaction-scoped, so no leak). */
-export const MIGRATE_LOCK_KEY = 0x4d6f7361_69630001n; // "Mosaic" + 1
+// "Mosaic" + 2. Not the run lock (+1, @mosaic/advisory-lock): a run holds that one while it applies
+// the schema on another connection.
+export const MIGRATE_LOCK_KEY = 0x4d6f7361_69630002n;
 
 export function migrationsFolder(tier: Tier): string {
   return fileURLToPath(new URL(`../drizzle/${tier}`, import.meta.url));
