@@ -1,0 +1,36 @@
+import type { Queryable } from '@mosaic/connection';
+import { MIGRATION_ORDER, readSchemaInfo } from '@mosaic/schema';
+import type { CatalogFacts } from './classify.js';
+
+/** Reads the facts classify() needs; one round trip for the catalog, one for the schema. */
+export async function readCatalogFacts(db: Queryable): Promise<CatalogFacts> {
+  const [row] = await db.query<{ version: string; available: boolean; installed: string | null; embedding: boolean }>(`
+    select current_setting('server_version') as version,
+           exists(select 1 from pg_available_extensions where name = 'vector') as available,
+           (select extversion from pg_extension where extname = 'vector') as installed,
+           exists(select 1 from pg_attribute where attrelid = to_regclass('public.insights') and attname = 'embedding' and not attisdropped) as embedding`);
+  const info = await readSchemaInfo(db);
+  return {
+    engine: db.engine,
+    serverVersion: String(row!.version).split(' ')[0]!,
+    vectorAvailable: row!.available,
+    vectorInstalledVersion: row!.installed,
+    schemaVersion: info?.version ?? null,
+    schemaTier: info?.tier ?? null,
+    hasEmbeddingColumn: row!.embedding,
+  };
+}
+
+/** Exact row counts of the Mosaic tables that exist (count(*), not planner estimates). */
+export async function readRowCounts(db: Queryable): Promise<Record<string, number>> {
+  const present = await db.query<{ t: string }>(
+    `select c.relname as t from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and c.relname = any($1::text[])`,
+    [[...MIGRATION_ORDER]],
+  );
+  const names = MIGRATION_ORDER.filter((t) => present.some((p) => p.t === t));
+  if (names.length === 0) return {};
+  const rows = await db.query<{ t: string; n: string }>(names.map((t) => `select '${t}' as t, count(*)::text as n from "${t}"`).join(' union all '));
+  const counts: Record<string, number> = {};
+  for (const name of names) counts[name] = Number(rows.find((r) => r.t === name)!.n);
+  return counts;
+}

@@ -1,0 +1,53 @@
+import { Valkey } from 'iovalkey';
+import { redactText, redactUrl } from '@mosaic/connection';
+
+export interface ValkeyHealth {
+  readonly url: string;
+  readonly ok: boolean;
+  /** valkey_version, else redis_version, from INFO server. */
+  readonly serverVersion: string | null;
+  readonly server: 'valkey' | 'redis' | null;
+  readonly latencyMs: number | null;
+  readonly error: string | null;
+}
+
+/**
+ * PING and INFO with a hard time limit. The client is set never to reconnect or retry:
+ * otherwise a ping to a dead port waits forever while it reconnects (STACK-NOTES).
+ */
+export async function checkValkey(url: string, timeoutMs = 3000): Promise<ValkeyHealth> {
+  const display = redactUrl(url);
+  let lastError: Error | undefined;
+  const client = new Valkey(url, {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    enableOfflineQueue: false,
+  });
+  client.on('error', (error: Error) => (lastError = error));
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([client.connect(), deadline]);
+    const pong = await Promise.race([client.ping(), deadline]);
+    const latencyMs = Math.round(performance.now() - started);
+    const info = await Promise.race([client.info('server'), deadline]);
+    const valkey = /^valkey_version:(\S+)/m.exec(info)?.[1];
+    const redis = /^redis_version:(\S+)/m.exec(info)?.[1];
+    return {
+      url: display, ok: pong === 'PONG', serverVersion: valkey ?? redis ?? null,
+      server: valkey ? 'valkey' : redis ? 'redis' : null, latencyMs, error: pong === 'PONG' ? null : `unexpected PING reply ${pong}`,
+    };
+  } catch (error) {
+    const cause = lastError && lastError !== error ? `${(error as Error).message} (${lastError.message})` : (error as Error).message;
+    return { url: display, ok: false, serverVersion: null, server: null, latencyMs: null, error: redactText(cause) };
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
+}
