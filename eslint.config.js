@@ -28,7 +28,7 @@ export default [
         'error',
         {
           patterns: [
-            { group: ['postgres', '@electric-sql/pglite', '@electric-sql/pglite/*'], message: 'Only packages/connection opens databases; use @mosaic/connection.' },
+            { group: ['postgres', '@electric-sql/pglite', '@electric-sql/pglite/*', '@electric-sql/pglite-pgvector', 'pglite-pg17', 'pglite-pg17/*'], message: 'Only packages/connection opens databases; use @mosaic/connection.' },
             { group: ['../../packages/*', '../../apps/*', '**/src/index.js'], message: 'Import other projects by package name.' },
           ],
         },

@@ -2,10 +2,22 @@ import { redactText } from '@mosaic/connection';
 import { exitStatusFor } from './exit.js';
 import type { ExitStatus } from './exit.js';
 
+/** A refusal decided by the CLI itself, with a code from the exit table. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 /** A usage error found by the CLI itself (conflicting flags and the like). */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  readonly code = 'USAGE';
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import { TIERS } from '@mosaic/schema';
 import type { Tier } from '@mosaic/schema';
 import { initCommand } from './commands/init.js';
 import { seedCommand } from './commands/seed.js';
+import { statusCommand } from './commands/status.js';
 import { defaultLocation } from './defaults.js';
 import { describeError } from './errors.js';
 import { EXIT } from './exit.js';
@@ -47,6 +48,19 @@ export async function main(argv: string[]): Promise<number> {
     })
     .command('storage', 'Inspect and move Mosaic storage tiers', (storage: Argv) =>
       storage
+        .option('connect-timeout', { type: 'number', default: 10, describe: 'Seconds to wait for a PostgreSQL server to answer' })
+        .command(
+          'status',
+          'Show what is at a location: engine, tier, pgvector, schema version, row counts',
+          (y) =>
+            y
+              .option('url', { type: 'string', describe: 'PostgreSQL URL or PGlite directory (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
+              .option('valkey-url', { type: 'string', default: process.env.MOSAIC_VALKEY_URL, defaultDescription: '$MOSAIC_VALKEY_URL', describe: 'Valkey/Redis URL to health-check for a federated store' })
+              .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
+              .example('$0 storage status', 'the default local store')
+              .example('$0 storage status --url postgresql://mosaic:***@db:5432/mosaic --valkey-url redis://cache:6379 --json', ''),
+          (a) => schedule(a.json, (out) => statusCommand({ url: a.url ?? defaultLocation(), valkeyUrl: a['valkey-url'], connectTimeout: a['connect-timeout'] }, out)),
+        )
         .command(
           'init',
           'Create or upgrade the Mosaic schema at a location',
@@ -54,10 +68,11 @@ export async function main(argv: string[]): Promise<number> {
             y
               .option('url', { type: 'string', describe: 'PostgreSQL URL or PGlite directory (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
               .option('tier', { choices: TIERS, describe: 'Tier to create (default: local for a directory; federated for a database with pgvector installed, else standalone)' })
+              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for the Mosaic lock; default: wait' })
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
               .example('$0 storage init --url ~/.mosaic/data', 'a local (PGlite) store')
               .example('$0 storage init --url postgresql://mosaic:***@db:5432/mosaic --tier federated', 'a federated store'),
-          (a) => schedule(a.json, (out) => initCommand({ url: a.url ?? defaultLocation(), tier: a.tier as Tier | undefined }, out)),
+          (a) => schedule(a.json, (out) => initCommand({ url: a.url ?? defaultLocation(), tier: a.tier as Tier | undefined, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'] }, out)),
         )
         .command(
           'seed',
@@ -67,11 +82,12 @@ export async function main(argv: string[]): Promise<number> {
               .option('url', { type: 'string', describe: 'PostgreSQL URL or PGlite directory (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
               .option('scale', { type: 'number', demandOption: true, describe: "Users' worth of data: 1 is ~200 rows, 1000 is ~1,000,000 rows" })
               .option('seed', { type: 'number', default: 1, describe: 'Random seed: the same seed and scale give identical data' })
+              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for the Mosaic lock; default: wait' })
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
               .example('$0 storage seed --url ~/.mosaic/data --scale 10', 'about 10,000 rows'),
-          (a) => schedule(a.json, (out) => seedCommand({ url: a.url ?? defaultLocation(), scale: a.scale, seed: a.seed }, out)),
+          (a) => schedule(a.json, (out) => seedCommand({ url: a.url ?? defaultLocation(), scale: a.scale, seed: a.seed, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'] }, out)),
         )
-        .demandCommand(1, 'Name a storage command: init, seed.'),
+        .demandCommand(1, 'Name a storage command: status, init, seed.'),
     )
     .demandCommand(1, 'Name a command, e.g. "mosaic storage init --help".')
     .help();

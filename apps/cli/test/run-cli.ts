@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../bin/mosaic.js', import.meta.url));
@@ -10,24 +11,34 @@ export interface CliResult {
 }
 
 /** Spawns the built `mosaic` binary, as an operator would run it, with no TTY. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000, spawnOptions: SpawnOptions = {}): Promise<CliResult> {
+  return finished(startCli(args, env, spawnOptions), args, timeoutMs);
+}
+
+/** Starts the binary and returns the child, for tests that signal it or race two of them. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, spawnOptions: SpawnOptions = {}): ChildProcess & { output: { stdout: string; stderr: string }; closed: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, NO_COLOR: '1', MOSAIC_DATABASE_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...spawnOptions,
+  }) as ChildProcess & { output: { stdout: string; stderr: string }; closed: Promise<number | null> };
+  child.output = { stdout: '', stderr: '' };
+  child.closed = new Promise((resolve) => child.on('close', (status) => resolve(status)));
+  child.stdout!.on('data', (d: Buffer) => (child.output.stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (child.output.stderr += d.toString()));
+  return child;
+}
+
+export function finished(child: ReturnType<typeof startCli>, args: string[], timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, NO_COLOR: '1', MOSAIC_DATABASE_URL: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`mosaic ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+      reject(new Error(`mosaic ${args.join(' ')} did not finish in ${timeoutMs} ms\n${child.output.stderr}`));
     }, timeoutMs);
     child.on('error', reject);
-    child.on('close', (status) => {
+    void child.closed.then((status) => {
       clearTimeout(timer);
-      resolve({ status, stdout, stderr });
+      resolve({ status, ...child.output });
     });
   });
 }

@@ -1,13 +1,16 @@
-import { openDatabase, parseLocation } from '@mosaic/connection';
+import { parseLocation } from '@mosaic/connection';
 import type { Database, Location } from '@mosaic/connection';
 import { applyMigrations, SCHEMA_VERSION } from '@mosaic/schema';
 import type { Tier } from '@mosaic/schema';
 import { UsageError } from '../errors.js';
+import { withLocation, withLock } from '../open.js';
+import type { ConnectArgs } from '../open.js';
 import type { Output } from '../output.js';
 
-export interface InitArgs {
+export interface InitArgs extends ConnectArgs {
   url: string;
   tier?: Tier | undefined;
+  lockTimeout?: number | undefined;
 }
 
 /**
@@ -32,19 +35,18 @@ function checkTierFits(location: Location, tier: Tier | undefined): void {
 export async function initCommand(args: InitArgs, out: Output): Promise<number> {
   const location = parseLocation(args.url);
   checkTierFits(location, args.tier);
-  const db = await openDatabase(location, { applicationName: 'mosaic storage init', create: true });
-  try {
-    const tier = args.tier ?? (await inferTier(db));
-    const result = await applyMigrations(db, tier);
-    if (out.json) {
-      out.data(JSON.stringify({ location: location.display, tier, schemaVersion: SCHEMA_VERSION, applied: result.applied, total: result.total }));
-    } else if (result.applied === 0) {
-      out.data(`[storage init] ${location.display} is already a Mosaic ${tier} store at schema v${SCHEMA_VERSION}: nothing to do.`);
-    } else {
-      out.data(`[storage init] ${location.display} is now a Mosaic ${tier} store at schema v${SCHEMA_VERSION} (${result.applied} migrations applied).`);
-    }
-    return 0;
-  } finally {
-    await db.close();
-  }
+  return withLocation(location, { applicationName: 'mosaic storage init', create: true, connectTimeout: args.connectTimeout }, async (db) =>
+    // The run lock: init never changes a schema under a running migration.
+    withLock(db, out, 'storage init', args.lockTimeout, async () => {
+      const tier = args.tier ?? (await inferTier(db));
+      const result = await applyMigrations(db, tier);
+      if (out.json) {
+        out.data(JSON.stringify({ location: location.display, tier, schemaVersion: SCHEMA_VERSION, applied: result.applied, total: result.total }));
+      } else if (result.applied === 0) {
+        out.data(`[storage init] ${location.display} is already a Mosaic ${tier} store at schema v${SCHEMA_VERSION}: nothing to do.`);
+      } else {
+        out.data(`[storage init] ${location.display} is now a Mosaic ${tier} store at schema v${SCHEMA_VERSION} (${result.applied} migrations applied).`);
+      }
+      return 0;
+    }));
 }

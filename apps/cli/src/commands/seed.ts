@@ -1,8 +1,11 @@
-import { openDatabase, parseLocation } from '@mosaic/connection';
+import { parseLocation } from '@mosaic/connection';
 import { seed, SeedError } from '@mosaic/seed';
+import { withLocation, withLock } from '../open.js';
+import type { ConnectArgs } from '../open.js';
 import type { Output } from '../output.js';
 
-export interface SeedArgs {
+export interface SeedArgs extends ConnectArgs {
+  lockTimeout?: number | undefined;
   url: string;
   scale: number;
   seed: number;
@@ -17,8 +20,7 @@ export async function seedCommand(args: SeedArgs, out: Output): Promise<number> 
   if (!Number.isInteger(args.seed) || args.seed < 0 || args.seed > 0xffffffff) {
     throw new SeedError('INVALID_OPTIONS', `--seed must be a whole number from 0 to 4294967295 (got ${args.seed}).`);
   }
-  const db = await openDatabase(location, { applicationName: 'mosaic storage seed' });
-  try {
+  return withLocation(location, { applicationName: 'mosaic storage seed', connectTimeout: args.connectTimeout }, (db) => withLock(db, out, 'storage seed', args.lockTimeout, async () => {
     // The heading comes with the first table, so a refusal stays a single line.
     let started = false;
     const result = await seed(db, { scale: args.scale, seed: args.seed }, (t) => {
@@ -33,7 +35,5 @@ export async function seedCommand(args: SeedArgs, out: Output): Promise<number> 
       out.data(`[storage seed] ${result.totalRows} rows in ${result.seconds.toFixed(1)} s (${rate} rows/s) into ${location.display}.`);
     }
     return 0;
-  } finally {
-    await db.close();
-  }
+  }));
 }
