@@ -7,7 +7,7 @@ export { DEFERRED_EDGES, deriveMigrationOrder, isDeferredEdge, MIGRATION_ORDER, 
 export type { DeferredEdge, TableName } from './order.js';
 export { copiedTables, isSkipped, SKIPPED_TABLES } from './skipped.js';
 export { applyMigrations, MIGRATE_LOCK_KEY, migrationsFolder } from './migrate.js';
-export type { MigrationResult } from './migrate.js';
+export type { ApplyOptions, MigrationResult } from './migrate.js';
 export { readSchemaInfo, SCHEMA_VERSION } from './version.js';
 export type { SchemaInfo } from './version.js';
 export { SchemaError } from './errors.js';

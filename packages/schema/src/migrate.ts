@@ -44,7 +44,12 @@ async function checkVector(db: Queryable, display: string): Promise<void> {
  * table (drizzle.__drizzle_migrations), so drizzle's migrators agree on what is applied;
  * re-applying is a no-op. Refuses a database initialised for another tier or by newer code.
  */
-export async function applyMigrations(db: Database, tier: Tier): Promise<MigrationResult> {
+export interface ApplyOptions {
+  /** Runs inside the migration transaction after the last pending migration (tests crash here). */
+  beforeCommit?: () => Promise<void>;
+}
+
+export async function applyMigrations(db: Database, tier: Tier, options: ApplyOptions = {}): Promise<MigrationResult> {
   const migrations = readMigrationFiles({ migrationsFolder: migrationsFolder(tier) });
   const display = db.location.display;
   const existing = await readSchemaInfo(db);
@@ -70,6 +75,7 @@ export async function applyMigrations(db: Database, tier: Tier): Promise<Migrati
         await tx.query('insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)', [migration.hash, String(migration.folderMillis)]);
         applied++;
       }
+      if (applied > 0) await options.beforeCommit?.();
       return { tier, applied, total: migrations.length };
     });
   } catch (error) {
