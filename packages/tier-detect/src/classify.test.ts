@@ -3,8 +3,8 @@ import { classify } from './classify.js';
 import type { CatalogFacts } from './classify.js';
 
 const postgres: CatalogFacts = {
-  engine: 'postgres', serverVersion: '15.20', vectorAvailable: false, vectorInstalledVersion: null,
-  schemaVersion: null, schemaTier: null, hasEmbeddingColumn: false,
+  engine: 'postgres', serverVersion: '15.20', vectorAvailable: false, vectorInstalledVersion: null, vectorCreatable: false,
+  schemaVersion: null, schemaTier: null, instanceId: null, hasEmbeddingColumn: false,
 };
 
 describe('classify', () => {

@@ -6,8 +6,11 @@ export interface CatalogFacts {
   readonly serverVersion: string;
   readonly vectorAvailable: boolean;
   readonly vectorInstalledVersion: string | null;
+  /** This role could run CREATE EXTENSION vector (superuser, or a trusted extension). */
+  readonly vectorCreatable: boolean;
   readonly schemaVersion: number | null;
   readonly schemaTier: Tier | null;
+  readonly instanceId: string | null;
   /** insights.embedding exists: the one column only the federated schema has. */
   readonly hasEmbeddingColumn: boolean;
 }

@@ -2,7 +2,7 @@ import { openDatabase } from '@mosaic/connection';
 import type { Database, Location } from '@mosaic/connection';
 import { SCHEMA_VERSION } from '@mosaic/schema';
 import type { Tier } from '@mosaic/schema';
-import { readCatalogFacts, readRowCounts } from './catalog.js';
+import { countEmbeddings, readCatalogFacts, readRowCounts } from './catalog.js';
 import { classify } from './classify.js';
 import type { SchemaState } from './classify.js';
 import { checkValkey } from './valkey.js';
@@ -14,8 +14,10 @@ export interface Detection {
   readonly serverVersion: string;
   readonly tier: Tier;
   readonly tierReason: string;
-  readonly pgvector: { readonly available: boolean; readonly installed: boolean; readonly version: string | null };
-  readonly schema: { readonly present: boolean; readonly version: number | null; readonly state: SchemaState; readonly toolVersion: number };
+  readonly pgvector: { readonly available: boolean; readonly installed: boolean; readonly version: string | null; readonly creatable: boolean };
+  readonly schema: { readonly present: boolean; readonly version: number | null; readonly state: SchemaState; readonly toolVersion: number; readonly instanceId: string | null };
+  /** insights.embedding exists (federated schema) and how many rows hold a vector. */
+  readonly embeddings: { readonly column: boolean; readonly nonNull: number };
   /** Per table, in MIGRATION_ORDER; empty without a schema. */
   readonly rowCounts: Readonly<Record<string, number>>;
   readonly totalRows: number;
@@ -43,8 +45,9 @@ export async function detectDatabase(db: Database, options: DetectOptions = {}):
     serverVersion: facts.serverVersion,
     tier,
     tierReason: reason,
-    pgvector: { available: facts.vectorAvailable, installed: facts.vectorInstalledVersion !== null, version: facts.vectorInstalledVersion },
-    schema: { present: schemaState !== 'absent', version: facts.schemaVersion, state: schemaState, toolVersion: SCHEMA_VERSION },
+    pgvector: { available: facts.vectorAvailable, installed: facts.vectorInstalledVersion !== null, version: facts.vectorInstalledVersion, creatable: facts.vectorCreatable },
+    schema: { present: schemaState !== 'absent', version: facts.schemaVersion, state: schemaState, toolVersion: SCHEMA_VERSION, instanceId: facts.instanceId },
+    embeddings: { column: facts.hasEmbeddingColumn, nonNull: facts.hasEmbeddingColumn && options.counts !== false ? await countEmbeddings(db) : 0 },
     rowCounts,
     totalRows: Object.values(rowCounts).reduce((a, b) => a + b, 0),
     valkey,
