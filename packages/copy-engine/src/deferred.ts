@@ -1,0 +1,32 @@
+import type { Database, Session } from '@mosaic/connection';
+import type { PlannedTable } from './plan.js';
+import type { SourceReader } from './source.js';
+import { ident, list } from './sql.js';
+import { watched } from './stream.js';
+
+/**
+ * Restores the columns loaded NULL (tasks.parent_id, messages.parent_id, users.active_team_id)
+ * once every row is in: their values stream from the source snapshot into a temp table, and
+ * one UPDATE sets them. Idempotent (only rows that differ are touched); needs no superuser.
+ */
+export async function restoreDeferred(table: PlannedTable, column: string, source: SourceReader, target: Database, stallMs: number): Promise<void> {
+  const keys = list(table.primaryKey);
+  const copyOut = `copy (select ${keys}, ${ident(column)} from ${ident(table.table)} where ${ident(column)} is not null) to stdout (format binary)`;
+  await source.withSnapshot(async (src) => {
+    const session: Session = await target.session();
+    try {
+      await session.exec('begin');
+      const defs = [...table.primaryKey.map((k, i) => `${ident(k)} ${table.keyTypes[i]}`), `mosaic_value ${table.columnTypes[column]}`].join(', ');
+      await session.exec(`create temp table mosaic_deferred (${defs}) on commit drop`);
+      await session.copyFrom('copy mosaic_deferred from stdin (format binary)', watched(src.copyTo(copyOut), `${table.table}.${column}`, stallMs, () => {}));
+      const match = table.primaryKey.map((k) => `t.${ident(k)} = d.${ident(k)}`).join(' and ');
+      await session.exec(`update ${ident(table.table)} t set ${ident(column)} = d.mosaic_value from mosaic_deferred d where ${match} and t.${ident(column)} is distinct from d.mosaic_value`);
+      await session.exec('commit');
+    } catch (error) {
+      await session.exec('rollback').catch(() => {});
+      throw error;
+    } finally {
+      await session.release();
+    }
+  });
+}

@@ -1,0 +1,15 @@
+/** What run() reports as it goes: rendered by the CLI, streamed by the gateway plugin. */
+export type CopyEvent =
+  | { readonly type: 'phase'; readonly phase: 'schema' | 'copy' | 'deferred' | 'sequences' | 'finish' }
+  | { readonly type: 'table-start'; readonly table: string; readonly rows: number; readonly resumedRows: number }
+  | { readonly type: 'table-progress'; readonly table: string; readonly rowsDone: number; readonly rows: number; readonly bytes: number }
+  | { readonly type: 'table-done'; readonly table: string; readonly rows: number; readonly bytes: number; readonly seconds: number; readonly resumed: boolean };
+
+export interface RunHooks {
+  onEvent?: (event: CopyEvent) => void;
+  /**
+   * Called at named points (`schema`, `chunk:<table>:<n>`, `table-done:<table>`,
+   * `sequences:<table>`): the tests' way to crash a run exactly there. A no-op in production.
+   */
+  failpoint?: (name: string) => Promise<void> | void;
+}

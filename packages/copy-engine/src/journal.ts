@@ -1,0 +1,70 @@
+import type { Queryable } from '@mosaic/connection';
+
+/** What the target's run journal says about migrations into it. */
+export interface JournalRun {
+  readonly runId: string;
+  readonly sourceInstance: string;
+  readonly sourceLocation: string;
+  readonly status: 'running' | 'done';
+  readonly startedAt: string;
+  readonly tables: ReadonlyMap<string, JournalTable>;
+}
+
+export interface JournalTable {
+  readonly status: 'copying' | 'done';
+  /** Text values of the key columns of the last committed row; null before the first chunk. */
+  readonly lastKey: string[] | null;
+  readonly rowsCopied: number;
+  readonly chunks: number;
+}
+
+/** The newest run recorded in the target, if the journal exists. */
+export async function readLatestRun(db: Queryable): Promise<JournalRun | undefined> {
+  const [exists] = await db.query<{ ok: boolean }>("select to_regclass('mosaic.migration_runs') is not null as ok");
+  if (!exists?.ok) return undefined;
+  const [run] = await db.query<{ run_id: string; source_instance: string; source_location: string; status: 'running' | 'done'; started_at: string }>(
+    'select run_id::text, source_instance::text, source_location, status, started_at from mosaic.migration_runs order by started_at desc limit 1',
+  );
+  if (!run) return undefined;
+  const rows = await db.query<{ table_name: string; status: 'copying' | 'done'; last_key: string | null; rows_copied: string; chunks: number }>(
+    'select table_name, status, last_key::text as last_key, rows_copied, chunks from mosaic.migration_tables where run_id = $1',
+    [run.run_id],
+  );
+  const tables = new Map<string, JournalTable>();
+  for (const r of rows) {
+    tables.set(r.table_name, { status: r.status, lastKey: r.last_key ? (JSON.parse(r.last_key) as string[]) : null, rowsCopied: Number(r.rows_copied), chunks: r.chunks });
+  }
+  return {
+    runId: run.run_id, sourceInstance: run.source_instance, sourceLocation: run.source_location, status: run.status, startedAt: run.started_at, tables,
+  };
+}
+
+export async function startRun(db: Queryable, run: { runId: string; sourceInstance: string; sourceLocation: string; sourceTier: string; targetTier: string }): Promise<void> {
+  await db.query(
+    "insert into mosaic.migration_runs (run_id, source_instance, source_location, source_tier, target_tier, status) values ($1, $2, $3, $4, $5, 'running')",
+    [run.runId, run.sourceInstance, run.sourceLocation, run.sourceTier, run.targetTier],
+  );
+}
+
+export async function startTable(db: Queryable, runId: string, table: string): Promise<void> {
+  await db.query(
+    "insert into mosaic.migration_tables (run_id, table_name, status) values ($1, $2, 'copying') on conflict (run_id, table_name) do nothing",
+    [runId, table],
+  );
+}
+
+/** Called inside the chunk's transaction: the journal moves with the data or not at all. */
+export async function recordChunk(db: Queryable, runId: string, table: string, lastKey: string[], rows: number): Promise<void> {
+  await db.query(
+    'update mosaic.migration_tables set last_key = $3::jsonb, rows_copied = rows_copied + $4, chunks = chunks + 1, updated_at = now() where run_id = $1 and table_name = $2',
+    [runId, table, JSON.stringify(lastKey), rows],
+  );
+}
+
+export async function finishTable(db: Queryable, runId: string, table: string): Promise<void> {
+  await db.query("update mosaic.migration_tables set status = 'done', updated_at = now() where run_id = $1 and table_name = $2", [runId, table]);
+}
+
+export async function finishRun(db: Queryable, runId: string): Promise<void> {
+  await db.query("update mosaic.migration_runs set status = 'done', finished_at = now() where run_id = $1", [runId]);
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { MIGRATION_ORDER } from '@mosaic/schema';
+import type { Detection } from '@mosaic/tier-detect';
+import type { JournalRun } from './journal.js';
+import { NO_VECTOR_NOTE, plan } from './plan.js';
+
+const counts = Object.fromEntries(MIGRATION_ORDER.map((t) => [t, 10]));
+const empty = Object.fromEntries(MIGRATION_ORDER.map((t) => [t, 0]));
+
+function detection(over: Partial<Detection> & { instanceId?: string | null; embeddings?: Detection['embeddings'] } = {}): Detection {
+  const { instanceId = 'src-1', ...rest } = over;
+  return {
+    location: '/store', engine: 'pglite', serverVersion: '18.6', tier: 'local', tierReason: '',
+    pgvector: { available: true, installed: false, version: null, creatable: true },
+    schema: { present: true, version: 1, state: 'current', toolVersion: 1, instanceId },
+    embeddings: { column: false, nonNull: 0 },
+    rowCounts: counts, totalRows: 220, valkey: null,
+    ...rest,
+  };
+}
+
+const target = (over: Partial<Detection> = {}): Detection => detection({
+  location: 'postgresql://u:***@db/m', engine: 'postgres', serverVersion: '15.20', tier: 'standalone',
+  schema: { present: false, version: null, state: 'absent', toolVersion: 1, instanceId: null }, rowCounts: {}, totalRows: 0, ...over,
+});
+
+const options = { to: 'federated' as const, batchSize: 1000, jobs: 2 };
+
+describe('plan', () => {
+  it('an empty target: fresh, 19 tables in MIGRATION_ORDER, 3 skipped with reasons, the NULL-embedding note', () => {
+    const p = plan(detection(), target(), undefined, options);
+    expect(p.mode).toBe('fresh');
+    expect(p.tables.map((t) => t.table)).toEqual(MIGRATION_ORDER.filter((t) => !['sessions', 'verifications', 'admin_tokens'].includes(t)));
+    expect(p.skipped.map((s) => s.table)).toEqual(['sessions', 'verifications', 'admin_tokens']);
+    expect(p.totalRows).toBe(190);
+    expect(p.warnings).toEqual([NO_VECTOR_NOTE]);
+    const messages = p.tables.find((t) => t.table === 'messages')!;
+    expect(messages.columns).not.toContain('search');
+    expect(messages.deferred).toEqual(['parent_id']);
+    expect(p.tables.find((t) => t.table === 'users')!.deferred).toEqual(['active_team_id']);
+    expect(p.tables.find((t) => t.table === 'agent_logs')!.identity).toEqual(['id']);
+    expect(p.tables.find((t) => t.table === 'insights')!.columns).not.toContain('embedding');
+    expect(p.tables.find((t) => t.table === 'team_members')!.primaryKey).toEqual(['team_id', 'user_id']);
+  });
+
+  it('copies embeddings between federated stores', () => {
+    const p = plan(detection({ engine: 'postgres', tier: 'federated', embeddings: { column: true, nonNull: 5 } }), target({ pgvector: { available: true, installed: true, version: '0.8.0', creatable: false } }), undefined, options);
+    expect(p.tables.find((t) => t.table === 'insights')!.columns).toContain('embedding');
+    expect(p.warnings).toEqual([]);
+  });
+
+  it('resumes an unfinished run from this source, and converges over a finished one', () => {
+    const journal: JournalRun = {
+      runId: 'run-1', sourceInstance: 'src-1', sourceLocation: '/store', status: 'running', startedAt: '',
+      tables: new Map([['users', { status: 'done', lastKey: ['usr_9'], rowsCopied: 10, chunks: 1 }], ['teams', { status: 'copying', lastKey: ['0f'], rowsCopied: 5, chunks: 1 }]]),
+    };
+    const t = target({ schema: { present: true, version: 1, state: 'current', toolVersion: 1, instanceId: 't-1' }, tier: 'federated', rowCounts: { ...empty, users: 10, teams: 5 } });
+    const resumed = plan(detection(), t, journal, options);
+    expect(resumed).toMatchObject({ mode: 'resume', runId: 'run-1' });
+    expect(resumed.tables[0]!.resume).toEqual({ done: true, lastKey: ['usr_9'], rowsCopied: 10 });
+    expect(resumed.tables[1]!.resume).toEqual({ done: false, lastKey: ['0f'], rowsCopied: 5 });
+    expect(plan(detection(), t, { ...journal, status: 'done' }, options).mode).toBe('converge');
+  });
+
+  it.each([
+    ['another source\'s data in the target', () => plan(detection(), target({ schema: { present: true, version: 1, state: 'current', toolVersion: 1, instanceId: 't' }, tier: 'federated', rowCounts: counts }), undefined, options), 'TARGET_NOT_EMPTY'],
+    ['no pgvector on the target server', () => plan(detection(), target({ pgvector: { available: false, installed: false, version: null, creatable: false } }), undefined, options), 'VECTOR_UNAVAILABLE'],
+    ['a role that may not create it', () => plan(detection(), target({ pgvector: { available: true, installed: false, version: null, creatable: false } }), undefined, options), 'VECTOR_NEEDS_SUPERUSER'],
+    ['a downgrade that drops embeddings', () => plan(detection({ embeddings: { column: true, nonNull: 3 } }), target(), undefined, { ...options, to: 'standalone' }), 'DOWNGRADE_DROPS_EMBEDDINGS'],
+    ['a source without the schema', () => plan(detection({ schema: { present: false, version: null, state: 'absent', toolVersion: 1, instanceId: null } }), target(), undefined, options), 'SOURCE_NO_SCHEMA'],
+    ['a source at another schema version', () => plan(detection({ schema: { present: true, version: 2, state: 'newer', toolVersion: 1, instanceId: 's' } }), target(), undefined, options), 'SOURCE_SCHEMA_MISMATCH'],
+    ['a target of another tier', () => plan(detection(), target({ schema: { present: true, version: 1, state: 'current', toolVersion: 1, instanceId: 't' }, tier: 'standalone', rowCounts: empty }), undefined, options), 'TIER_MISMATCH'],
+    ['the same store on both sides', () => plan(detection(), target({ schema: { present: true, version: 1, state: 'current', toolVersion: 1, instanceId: 'src-1' }, tier: 'federated', rowCounts: counts }), undefined, options), 'SAME_LOCATION'],
+    ['a PGlite target', () => plan(detection(), detection({ instanceId: 'x' }), undefined, options), 'UNSUPPORTED_TARGET'],
+  ])('refuses %s', (_name, make, code) => {
+    expect(make).toThrow(expect.objectContaining({ code }));
+  });
+});

@@ -1,0 +1,139 @@
+import { copiedTables, DEFERRED_EDGES, MIGRATION_ORDER, SKIPPED_TABLES, tableGraph } from '@mosaic/schema';
+import type { Tier } from '@mosaic/schema';
+import type { Detection } from '@mosaic/tier-detect';
+import { CopyEngineError } from './errors.js';
+import type { JournalRun } from './journal.js';
+
+export interface PlanOptions {
+  /** The tier the target is asked to be. */
+  readonly to: Tier;
+  /** Rows per chunk: one transaction, one journal entry. */
+  readonly batchSize: number;
+  /** Tables copied at once (their parents done). */
+  readonly jobs: number;
+}
+
+export interface PlannedTable {
+  readonly table: string;
+  readonly rows: number;
+  /** Columns copied (generated columns left out; the target's extra columns stay NULL). */
+  readonly columns: readonly string[];
+  readonly primaryKey: readonly string[];
+  readonly keyTypes: readonly string[];
+  /** SQL type of every copied column (for NULL casts and staging tables). */
+  readonly columnTypes: Readonly<Record<string, string>>;
+  /** Columns loaded NULL and restored after every table is in (self-references, the cycle). */
+  readonly deferred: readonly string[];
+  readonly identity: readonly string[];
+  /** Parents among the copied tables, for the parallel scheduler. */
+  readonly parents: readonly string[];
+  /** From the journal of an unfinished run: already complete, or where to go on. */
+  readonly resume: { readonly done: boolean; readonly lastKey: readonly string[] | null; readonly rowsCopied: number } | null;
+}
+
+export type PlanMode = 'fresh' | 'resume' | 'converge';
+
+export interface Plan {
+  readonly source: { readonly location: string; readonly engine: 'pglite' | 'postgres'; readonly tier: Tier; readonly instanceId: string; readonly serverVersion: string };
+  readonly target: { readonly location: string; readonly tier: Tier; readonly serverVersion: string; readonly schemaPresent: boolean };
+  readonly to: Tier;
+  /** fresh: empty target; resume: an unfinished run from this source; converge: re-run over a finished one (upsert). */
+  readonly mode: PlanMode;
+  readonly runId: string | null;
+  readonly tables: readonly PlannedTable[];
+  readonly skipped: ReadonlyArray<{ readonly table: string; readonly rows: number; readonly reason: string }>;
+  readonly totalRows: number;
+  readonly warnings: readonly string[];
+  readonly batchSize: number;
+  readonly jobs: number;
+}
+
+export const NO_VECTOR_NOTE = 'Source tier has no pgvector support. insights.embedding will be NULL on all migrated rows.';
+
+/**
+ * Decides what a migration will do, from what was detected on both sides and the target's
+ * journal. Pure: no I/O. Throws CopyEngineError for every refusal, before anything is written.
+ */
+export function plan(source: Detection, target: Detection, journal: JournalRun | undefined, options: PlanOptions): Plan {
+  const { to } = options;
+  if (to === 'local' || target.engine !== 'postgres') {
+    throw new CopyEngineError('UNSUPPORTED_TARGET', `migrate-tier moves a store to a PostgreSQL target (--to standalone or --to federated); ${target.location} is ${target.engine === 'pglite' ? 'a PGlite directory' : 'not one'}.`);
+  }
+  if (!source.schema.present) {
+    throw new CopyEngineError('SOURCE_NO_SCHEMA', `The source ${source.location} has no Mosaic schema: point --source at the store to migrate.`);
+  }
+  if (source.schema.state !== 'current') {
+    const fix = source.schema.state === 'older' ? `upgrade it first: mosaic storage init --url ${source.location}` : 'upgrade the mosaic tool';
+    throw new CopyEngineError('SOURCE_SCHEMA_MISMATCH', `The source holds Mosaic schema v${source.schema.version}, this tool v${source.schema.toolVersion}: ${fix}.`);
+  }
+  if (source.schema.instanceId && source.schema.instanceId === target.schema.instanceId) {
+    throw new CopyEngineError('SAME_LOCATION', `Source and target are the same store (${source.location}): pass a different --target-url.`);
+  }
+  if (to === 'federated' && !target.pgvector.installed) {
+    if (!target.pgvector.available) {
+      throw new CopyEngineError('VECTOR_UNAVAILABLE', `--to federated needs pgvector, and the server at ${target.location} does not have it: install it (tools/provision-services.sh on Debian), or migrate --to standalone.`);
+    }
+    if (!target.pgvector.creatable) {
+      throw new CopyEngineError('VECTOR_NEEDS_SUPERUSER', `--to federated needs the vector extension in ${target.location}, and this role may not create it; a superuser must run, in that database: CREATE EXTENSION IF NOT EXISTS vector;`);
+    }
+  }
+  if (to !== 'federated' && source.embeddings.nonNull > 0) {
+    throw new CopyEngineError('DOWNGRADE_DROPS_EMBEDDINGS', `The source holds ${source.embeddings.nonNull} embeddings, and --to ${to} has no vector column: they would be lost. Migrate --to federated.`);
+  }
+  if (target.schema.present && target.tier !== to) {
+    throw new CopyEngineError('TIER_MISMATCH', `The target ${target.location} already holds a ${target.tier} Mosaic schema, not ${to}: use an empty database, or --to ${target.tier}.`);
+  }
+  if (target.schema.present && target.schema.state === 'newer') {
+    throw new CopyEngineError('SOURCE_SCHEMA_MISMATCH', `The target holds Mosaic schema v${target.schema.version}, newer than this tool's v${target.schema.toolVersion}: upgrade the mosaic tool.`);
+  }
+
+  const copied = copiedTables(MIGRATION_ORDER);
+  const targetRows = copied.reduce((n, t) => n + (target.rowCounts[t] ?? 0), 0);
+  const fromThisSource = journal !== undefined && journal.sourceInstance === source.schema.instanceId;
+  let mode: PlanMode = 'fresh';
+  if (fromThisSource) mode = journal.status === 'running' ? 'resume' : 'converge';
+  else if (targetRows > 0) {
+    const other = journal ? ` (migrated from ${journal.sourceLocation})` : '';
+    throw new CopyEngineError('TARGET_NOT_EMPTY', `The target ${target.location} already holds ${targetRows} Mosaic rows${other}, not from this source: migrate into an empty database.`);
+  }
+
+  const sourceGraph = tableGraph(source.tier);
+  const targetGraph = tableGraph(to);
+  const tables = copied.map((name): PlannedTable => {
+    const s = sourceGraph.tables.get(name)!;
+    const t = targetGraph.tables.get(name)!;
+    const targetColumns = new Set(t.columns.filter((c) => !c.generated).map((c) => c.name));
+    const columns = s.columns.filter((c) => !c.generated && targetColumns.has(c.name) && !(c.name === 'embedding' && !source.embeddings.column)).map((c) => c.name);
+    const keyTypes = s.primaryKey.map((k) => s.columns.find((c) => c.name === k)!.sqlType);
+    const parents = [...new Set(s.foreignKeys.filter((fk) => fk.references !== name && copied.includes(fk.references) && !DEFERRED_EDGES.some((d) => d.table === name && d.column === fk.columns[0])).map((fk) => fk.references))];
+    const journalTable = mode === 'resume' ? journal!.tables.get(name) : undefined;
+    return {
+      table: name,
+      rows: source.rowCounts[name] ?? 0,
+      columns,
+      primaryKey: s.primaryKey,
+      keyTypes,
+      columnTypes: Object.fromEntries(s.columns.map((c) => [c.name, c.sqlType])),
+      deferred: DEFERRED_EDGES.filter((d) => d.table === name).map((d) => d.column),
+      identity: s.columns.filter((c) => c.identity).map((c) => c.name),
+      parents,
+      resume: journalTable ? { done: journalTable.status === 'done', lastKey: journalTable.lastKey, rowsCopied: journalTable.rowsCopied } : null,
+    };
+  });
+  const skipped = Object.entries(SKIPPED_TABLES).map(([table, reason]) => ({ table, rows: source.rowCounts[table] ?? 0, reason: reason! }));
+  const warnings: string[] = [];
+  if (to === 'federated' && !source.embeddings.column) warnings.push(NO_VECTOR_NOTE);
+  return {
+    source: { location: source.location, engine: source.engine, tier: source.tier, instanceId: source.schema.instanceId!, serverVersion: source.serverVersion },
+    target: { location: target.location, tier: target.tier, serverVersion: target.serverVersion, schemaPresent: target.schema.present },
+    to,
+    mode,
+    runId: mode === 'resume' ? journal!.runId : null,
+    tables,
+    skipped,
+    totalRows: tables.reduce((n, t) => n + t.rows, 0),
+    warnings,
+    batchSize: options.batchSize,
+    jobs: options.jobs,
+  };
+}

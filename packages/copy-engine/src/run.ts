@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import type { Database } from '@mosaic/connection';
+import { applyMigrations } from '@mosaic/schema';
+import { copyTable } from './copy-table.js';
+import type { TableCopyResult } from './copy-table.js';
+import { restoreDeferred } from './deferred.js';
+import type { RunHooks } from './events.js';
+import { finishRun, startRun } from './journal.js';
+import type { Plan } from './plan.js';
+import { schedule } from './schedule.js';
+import { resetSequence } from './sequences.js';
+import { openSourceReader } from './source.js';
+
+export type TableStatus = 'copied' | 'already-copied' | 'failed' | 'not-started';
+
+export interface TableReport {
+  readonly table: string;
+  readonly status: TableStatus;
+  /** Rows copied by this run. */
+  readonly rows: number;
+  readonly sourceRows: number;
+  readonly seconds: number;
+}
+
+export interface RunReport {
+  readonly ok: boolean;
+  readonly runId: string;
+  readonly mode: Plan['mode'];
+  readonly tables: readonly TableReport[];
+  readonly rows: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly rowsPerSecond: number;
+  readonly warnings: readonly string[];
+  /** Set when ok is false: what stopped the run (a re-run resumes). */
+  readonly error?: unknown;
+}
+
+export interface RunConnections {
+  readonly source: Database;
+  readonly target: Database;
+}
+
+export interface RunOptions {
+  /** Fail a COPY that delivers no byte for this long. Default 120 s. */
+  stallMs?: number;
+}
+
+/**
+ * Carries out a plan: target schema, journal, every table (in parallel where the FK graph
+ * allows), deferred FK columns, sequences, journal closed. Never throws for a failed table:
+ * the report says which tables were copied and which were not (the caller exits non-zero).
+ */
+export async function run(plan: Plan, connections: RunConnections, hooks: RunHooks = {}, options: RunOptions = {}): Promise<RunReport> {
+  const { source, target } = connections;
+  const started = performance.now();
+  const stallMs = options.stallMs ?? 120_000;
+  const results = new Map<string, TableCopyResult>();
+  const failed = new Set<string>();
+  const runId = plan.runId ?? randomUUID();
+  let error: unknown;
+  try {
+    hooks.onEvent?.({ type: 'phase', phase: 'schema' });
+    await applyMigrations(target, plan.to, { beforeCommit: async () => hooks.failpoint?.('schema') });
+    if (plan.mode !== 'resume') {
+      await startRun(target, { runId, sourceInstance: plan.source.instanceId, sourceLocation: plan.source.location, sourceTier: plan.source.tier, targetTier: plan.to });
+    }
+    const reader = await openSourceReader(source);
+    try {
+      hooks.onEvent?.({ type: 'phase', phase: 'copy' });
+      const todo = plan.tables.filter((t) => !t.resume?.done);
+      await schedule(todo, plan.jobs, async (table) => {
+        try {
+          results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert: plan.mode === 'converge', stallMs, hooks }));
+        } catch (e) {
+          failed.add(table.table);
+          throw e;
+        }
+      });
+      hooks.onEvent?.({ type: 'phase', phase: 'deferred' });
+      for (const table of plan.tables) {
+        for (const column of table.deferred) await restoreDeferred(table, column, reader, target, stallMs);
+      }
+      hooks.onEvent?.({ type: 'phase', phase: 'sequences' });
+      for (const table of plan.tables) {
+        for (const column of table.identity) {
+          await resetSequence(table, column, reader, target);
+          await hooks.failpoint?.(`sequences:${table.table}`);
+        }
+      }
+    } finally {
+      await reader.close();
+    }
+    hooks.onEvent?.({ type: 'phase', phase: 'finish' });
+    await finishRun(target, runId);
+    await target.exec(`analyze ${plan.tables.map((t) => `"${t.table}"`).join(', ')}`);
+  } catch (e) {
+    error = e;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const tables = plan.tables.map((t): TableReport => {
+    const r = results.get(t.table);
+    const status: TableStatus = r ? 'copied' : t.resume?.done ? 'already-copied' : failed.has(t.table) ? 'failed' : 'not-started';
+    return { table: t.table, status, rows: r?.rows ?? 0, sourceRows: t.rows, seconds: r?.seconds ?? 0 };
+  });
+  const rows = tables.reduce((n, t) => n + t.rows, 0);
+  return {
+    ok: error === undefined,
+    runId,
+    mode: plan.mode,
+    tables,
+    rows,
+    bytes: [...results.values()].reduce((n, r) => n + r.bytes, 0),
+    seconds,
+    rowsPerSecond: Math.round(rows / Math.max(seconds, 0.001)),
+    warnings: plan.warnings,
+    ...(error !== undefined ? { error } : {}),
+  };
+}

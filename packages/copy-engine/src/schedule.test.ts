@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { schedule } from './schedule.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('schedule', () => {
+  it('starts a table only after its parents, and runs independent ones together', async () => {
+    const log: string[] = [];
+    let running = 0;
+    let peak = 0;
+    const items = [
+      { table: 'users', parents: [] },
+      { table: 'teams', parents: ['users'] },
+      { table: 'accounts', parents: ['users'] },
+      { table: 'members', parents: ['teams', 'users'] },
+    ];
+    await schedule(items, 2, async (item) => {
+      running++;
+      peak = Math.max(peak, running);
+      log.push(`start ${item.table}`);
+      await sleep(item.table === 'teams' ? 30 : 5);
+      log.push(`end ${item.table}`);
+      running--;
+    });
+    expect(log.indexOf('start teams')).toBeGreaterThan(log.indexOf('end users'));
+    expect(log.indexOf('start members')).toBeGreaterThan(log.indexOf('end teams'));
+    expect(peak).toBe(2);
+  });
+
+  it('stops starting tables after a failure and rethrows it', async () => {
+    const started: string[] = [];
+    const items = [{ table: 'a', parents: [] }, { table: 'b', parents: ['a'] }];
+    await expect(schedule(items, 1, async (item) => {
+      started.push(item.table);
+      throw new Error(`boom ${item.table}`);
+    })).rejects.toThrow('boom a');
+    expect(started).toEqual(['a']);
+  });
+});
