@@ -36,7 +36,7 @@ export default [
     },
   },
   {
-    files: ['packages/connection/src/**/*.ts', '**/*.test.ts', 'tools/**/*.ts', 'packages/test-harness/**/*.ts'],
+    files: ['packages/connection/src/**/*.ts', '**/*.test.ts', '**/test/**/*.ts', 'tools/**/*.ts', 'packages/test-harness/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

@@ -4,6 +4,7 @@ import type { Argv } from 'yargs';
 import { TIERS } from '@mosaic/schema';
 import type { Tier } from '@mosaic/schema';
 import { initCommand } from './commands/init.js';
+import { migrateTierCommand } from './commands/migrate-tier.js';
 import { seedCommand } from './commands/seed.js';
 import { statusCommand } from './commands/status.js';
 import { defaultLocation } from './defaults.js';
@@ -87,7 +88,28 @@ export async function main(argv: string[]): Promise<number> {
               .example('$0 storage seed --url ~/.mosaic/data --scale 10', 'about 10,000 rows'),
           (a) => schedule(a.json, (out) => seedCommand({ url: a.url ?? defaultLocation(), scale: a.scale, seed: a.seed, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'] }, out)),
         )
-        .demandCommand(1, 'Name a storage command: status, init, seed.'),
+        .command(
+          'migrate-tier',
+          'Move every byte of a store to the standalone or federated tier',
+          (y) =>
+            y
+              .option('to', { choices: ['standalone', 'federated'] as const, demandOption: true, describe: 'Tier the target becomes' })
+              .option('target-url', { type: 'string', demandOption: true, describe: 'PostgreSQL URL of the target database (empty, or holding an earlier run from this source)' })
+              .option('source', { type: 'string', describe: 'Store to migrate (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
+              .option('dry-run', { type: 'boolean', default: false, describe: 'Show what would be migrated; write nothing anywhere' })
+              .option('yes', { type: 'boolean', default: false, describe: 'Do not ask for confirmation (required when stdin is not a terminal)' })
+              .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document (plan and result) on stdout' })
+              .option('batch-size', { type: 'number', default: 50_000, describe: 'Rows per chunk: one transaction and one journal entry each' })
+              .option('jobs', { type: 'number', default: 2, describe: 'Tables copied at once (a table starts when its parents are done)' })
+              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for another run; default: wait' })
+              .example('$0 storage migrate-tier --to federated --target-url postgresql://mosaic:***@db:5433/mosaic --dry-run', 'see what would move')
+              .example('$0 storage migrate-tier --to federated --target-url postgresql://mosaic:***@db:5433/mosaic --yes', 'move it'),
+          (a) => schedule(a.json, (out) => migrateTierCommand({
+            to: a.to as Tier, source: a.source ?? defaultLocation(), targetUrl: a['target-url'], dryRun: a['dry-run'], yes: a.yes,
+            batchSize: a['batch-size'], jobs: a.jobs, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'],
+          }, out)),
+        )
+        .demandCommand(1, 'Name a storage command: status, init, seed, migrate-tier.'),
     )
     .demandCommand(1, 'Name a command, e.g. "mosaic storage init --help".')
     .help();

@@ -1,0 +1,124 @@
+import { parseLocation } from '@mosaic/connection';
+import type { Database } from '@mosaic/connection';
+import { plan as makePlan, readLatestRun, run } from '@mosaic/copy-engine';
+import type { Plan, RunReport } from '@mosaic/copy-engine';
+import type { Tier } from '@mosaic/schema';
+import { detectDatabase } from '@mosaic/tier-detect';
+import { CliError, UsageError } from '../errors.js';
+import { EXIT } from '../exit.js';
+import { withLocation, withLock } from '../open.js';
+import type { ConnectArgs } from '../open.js';
+import type { Output } from '../output.js';
+import { progressRenderer } from '../progress.js';
+import { confirm } from '../prompt.js';
+
+export interface MigrateArgs extends ConnectArgs {
+  to: Tier;
+  source: string;
+  targetUrl: string;
+  dryRun: boolean;
+  yes: boolean;
+  batchSize: number;
+  jobs: number;
+  lockTimeout?: number | undefined;
+}
+
+const TAG = 'migrate-tier';
+
+function validate(args: MigrateArgs): void {
+  if (args.to === 'local') throw new UsageError('--to local is not a migration target: migrate-tier moves a store to --to standalone or --to federated.');
+  if (!Number.isInteger(args.batchSize) || args.batchSize < 1) throw new UsageError(`--batch-size must be a whole number of at least 1 (got ${args.batchSize}).`);
+  if (!Number.isInteger(args.jobs) || args.jobs < 1 || args.jobs > 32) throw new UsageError(`--jobs must be a whole number from 1 to 32 (got ${args.jobs}).`);
+  if (args.lockTimeout !== undefined && !(args.lockTimeout >= 0)) throw new UsageError(`--lock-timeout must be a number of seconds, 0 or more (got ${args.lockTimeout}).`);
+  if (parseLocation(args.targetUrl).engine !== 'postgres') throw new UsageError('--target-url must be a postgresql:// URL: the standalone and federated tiers live in PostgreSQL.');
+}
+
+async function planFor(source: Database, target: Database, args: MigrateArgs): Promise<Plan> {
+  const [s, t] = [await detectDatabase(source), await detectDatabase(target)];
+  const journal = t.schema.present ? await readLatestRun(target) : undefined;
+  return makePlan(s, t, journal, { to: args.to, batchSize: args.batchSize, jobs: args.jobs });
+}
+
+function printPlan(p: Plan, out: Output): void {
+  out.data(`[${TAG}] Analyzing source tier: ${p.source.engine === 'pglite' ? 'pglite' : `postgres (${p.source.tier})`}`);
+  out.data(`[${TAG}] Target: ${p.target.location} (PostgreSQL ${p.target.serverVersion}), migrating to ${p.to}`);
+  if (p.mode === 'fresh') out.data(`[${TAG}] Precondition: target is empty ✓`);
+  if (p.mode === 'resume') out.data(`[${TAG}] Precondition: target holds an unfinished run from this source: resuming it ✓`);
+  if (p.mode === 'converge') out.data(`[${TAG}] Precondition: target holds a finished migration from this source: re-running converges it (upsert) ✓`);
+  for (const t of p.tables) {
+    const note = t.resume?.done ? ' (already copied)' : t.resume ? ` (resuming after ${t.resume.rowsCopied} rows)` : '';
+    out.data(`  ${t.table}: ${t.rows} rows${note}`);
+  }
+  for (const s of p.skipped) out.data(`  ${s.table}: skipped (${s.rows} rows): ${s.reason}`);
+  for (const w of p.warnings) out.data(`[${TAG}] NOTE: ${w}`);
+}
+
+function printReport(r: RunReport, out: Output): void {
+  for (const t of r.tables) {
+    const mark = t.status === 'copied' ? '✓' : t.status === 'already-copied' ? '✓ (copied by the earlier run)' : t.status === 'failed' ? '✗ FAILED' : '- not started';
+    out.data(`  ${t.table}: ${t.rows} rows ${mark}`);
+  }
+  for (const w of r.warnings) out.data(`[${TAG}] NOTE: ${w}`);
+  if (r.ok) out.data(`[${TAG}] MIGRATION COMPLETE. ${r.rows} rows in ${r.seconds.toFixed(1)} s (${r.rowsPerSecond} rows/s).`);
+}
+
+function jsonReport(p: Plan, r?: RunReport, dryRun = false) {
+  const error = r?.error as { code?: string; message?: string } | undefined;
+  return JSON.stringify({
+    dryRun,
+    source: p.source, target: p.target, to: p.to, mode: p.mode,
+    tables: p.tables.map((t) => ({ table: t.table, rows: t.rows })), skipped: p.skipped, totalRows: p.totalRows, warnings: p.warnings,
+    ...(r ? { result: { ok: r.ok, runId: r.runId, tables: r.tables, rows: r.rows, seconds: r.seconds, rowsPerSecond: r.rowsPerSecond, ...(error ? { error: { code: error.code ?? 'UNEXPECTED', message: error.message } } : {}) } } : {}),
+  }, null, 2);
+}
+
+export async function migrateTierCommand(args: MigrateArgs, out: Output): Promise<number> {
+  validate(args);
+  const sourceLoc = parseLocation(args.source);
+  const targetLoc = parseLocation(args.targetUrl);
+  if (sourceLoc.engine === 'postgres' && targetLoc.engine === 'postgres' && sourceLoc.url === targetLoc.url) {
+    throw new UsageError('--source and --target-url are the same database: pass the new database as --target-url.');
+  }
+  return withLocation(sourceLoc, { applicationName: `mosaic ${TAG} (source)`, connectTimeout: args.connectTimeout }, (source) =>
+    withLocation(targetLoc, { applicationName: `mosaic ${TAG}`, connectTimeout: args.connectTimeout }, async (target) => {
+      const first = await planFor(source, target, args);
+      if (!out.json) printPlan(first, out);
+      if (args.dryRun) {
+        if (out.json) out.data(jsonReport(first, undefined, true));
+        else out.data(`[${TAG}] DRY-RUN COMPLETE (no data written). ${first.totalRows} total rows would be migrated.`);
+        return EXIT.OK;
+      }
+      if (!args.yes) {
+        if (!process.stdin.isTTY) throw new CliError('USAGE', 'Refusing to write without confirmation: pass --yes (or run in a terminal to be asked). Nothing was written.');
+        if (!(await confirm(`Migrate ${first.totalRows} rows from ${first.source.location} to ${first.target.location}?`))) {
+          out.info(`[${TAG}] Cancelled. Nothing was written.`);
+          return EXIT.USAGE;
+        }
+      }
+      return withLock(target, out, TAG, args.lockTimeout, async () => {
+        // Under the lock, look again: another run may have finished while this one waited.
+        const p = await planFor(source, target, args);
+        if (p.mode !== first.mode && !out.json) out.info(`[${TAG}] The target changed while waiting for the lock: ${p.mode === 'converge' ? 'it now holds this source\'s data; converging' : p.mode}.`);
+        const progress = progressRenderer(out, TAG);
+        const report = await run(p, { source, target }, { onEvent: progress.onEvent, failpoint: failpoint() });
+        progress.stop();
+        if (out.json) out.data(jsonReport(p, report));
+        else printReport(report, out);
+        if (!report.ok) throw report.error;
+        return EXIT.OK;
+      });
+    }));
+}
+
+/**
+ * MOSAIC_FAILPOINT=<name> kills this process with SIGKILL at that point of the run: the
+ * crash tests' way to stop exactly there (schema, chunk:<table>:<n>, table-done:<table>,
+ * sequences:<table>). Unset, it does nothing.
+ */
+function failpoint(): ((name: string) => void) | undefined {
+  const at = process.env.MOSAIC_FAILPOINT;
+  if (!at) return undefined;
+  return (name) => {
+    if (name === at) process.kill(process.pid, 'SIGKILL');
+  };
+}

@@ -1,0 +1,66 @@
+import cliProgress from 'cli-progress';
+import type { CopyEvent } from '@mosaic/copy-engine';
+import type { Output } from './output.js';
+
+const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
+
+/**
+ * Progress of a run. On a TTY (stderr): one bar per table being copied with rows, bytes, rate
+ * and ETA (cli-progress: maintained, multi-bar, handles redraw and non-TTY fallbacks).
+ * Otherwise: plain lines, at most one per table every two seconds. --json: nothing.
+ */
+export function progressRenderer(out: Output, tag: string): { onEvent: (e: CopyEvent) => void; stop: () => void } {
+  if (out.json) return { onEvent: () => {}, stop: () => {} };
+  if (out.stderrIsTty) {
+    const multi = new cliProgress.MultiBar({
+      format: ' {table} [{bar}] {percentage}% | {value}/{total} rows | {mb} | {rate} rows/s | ETA {eta_formatted}',
+      hideCursor: true,
+      clearOnComplete: false,
+      stopOnComplete: false,
+      barsize: 24,
+      stream: process.stderr,
+      ...(process.env.NO_COLOR ? {} : {}),
+    }, cliProgress.Presets.shades_classic);
+    const bars = new Map<string, { bar: cliProgress.SingleBar; started: number }>();
+    return {
+      onEvent(e) {
+        if (e.type === 'table-start') {
+          bars.set(e.table, { bar: multi.create(Math.max(e.rows, 1), e.resumedRows, { table: e.table.padEnd(20), mb: mb(0), rate: 0 }), started: Date.now() });
+        } else if (e.type === 'table-progress') {
+          const b = bars.get(e.table);
+          if (!b) return;
+          const secs = Math.max((Date.now() - b.started) / 1000, 0.001);
+          b.bar.setTotal(Math.max(e.rows, 1));
+          b.bar.update(e.rowsDone, { mb: mb(e.bytes), rate: Math.round(e.rowsDone / secs) });
+        } else if (e.type === 'table-done') {
+          const b = bars.get(e.table);
+          b?.bar.update(b.bar.getTotal(), { mb: mb(e.bytes) });
+          b?.bar.stop();
+        }
+      },
+      stop: () => multi.stop(),
+    };
+  }
+  const last = new Map<string, number>();
+  return {
+    onEvent(e) {
+      if (e.type === 'phase' && e.phase !== 'copy') out.info(`[${tag}] ${PHASES[e.phase]}`);
+      if (e.type === 'table-progress') {
+        const now = Date.now();
+        if (now - (last.get(e.table) ?? 0) < 2000) return;
+        last.set(e.table, now);
+        out.info(`[${tag}]   ${e.table}: ${e.rowsDone}/${e.rows} rows (${mb(e.bytes)})`);
+      }
+      if (e.type === 'table-done') out.info(`[${tag}]   ${e.table}: done, ${e.rows} rows in ${e.seconds.toFixed(1)} s${e.resumed ? ' (resumed)' : ''}`);
+    },
+    stop: () => {},
+  };
+}
+
+const PHASES = {
+  schema: 'Applying the target schema',
+  copy: 'Copying tables',
+  deferred: 'Restoring self-references and the users <-> teams link',
+  sequences: 'Moving identity sequences past the copied maximum',
+  finish: 'Closing the run journal',
+} as const;

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
+import { expectMigrated, initSeed, query } from './migrate-helpers.js';
+import { finished, runCli, startCli } from './run-cli.js';
+
+const args = (source: string, target: string) => ['storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', target, '--yes', '--batch-size', '500'];
+
+describe('kill -9 at any point, then a re-run: identical to an uninterrupted run', () => {
+  const points = [
+    ['during schema apply', 'schema', false],
+    ['in the middle of a big table', 'chunk:messages:2', true],
+    ['between tables', 'table-done:conversations', true],
+    ['during sequence reset', 'sequences:agent_logs', true],
+  ] as const;
+
+  it.each(points)('%s (%s)', async (_name, point, resumes) => {
+    const source = tempStorePath();
+    await initSeed(source, 'local', 5);
+    const target = await createTestDatabase();
+    const crashed = await runCli(args(source, target), { MOSAIC_FAILPOINT: point });
+    expect(crashed.status, crashed.stderr).toBeNull(); // killed by SIGKILL
+    if (point === 'chunk:messages:2') {
+      // Exactly the two committed chunks are there: the third died with its transaction.
+      const [row] = await query<{ n: number }>(target, 'select count(*)::int as n from messages');
+      expect(row!.n).toBe(1000);
+    }
+    const rerun = await runCli(args(source, target));
+    expect(rerun.status, rerun.stderr).toBe(0);
+    if (resumes) expect(rerun.stdout).toContain('Precondition: target holds an unfinished run from this source: resuming it ✓');
+    else expect(rerun.stdout).toContain('Precondition: target is empty ✓');
+    await expectMigrated(source, target, false);
+  });
+
+  it('a kill -9 from outside while messages stream, then a re-run', async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local', 5);
+    const target = await createTestDatabase();
+    const child = startCli(['storage', 'migrate-tier', '--source', source, '--to', 'standalone', '--target-url', target, '--yes', '--batch-size', '200']);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`never saw messages progress:\n${child.output.stderr}`)), 60_000);
+      child.stderr!.on('data', () => {
+        if (/messages: \d+\/\d+ rows/.test(child.output.stderr)) {
+          clearTimeout(timer);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+    });
+    await child.closed;
+    const rerun = await runCli(['storage', 'migrate-tier', '--source', source, '--to', 'standalone', '--target-url', target, '--yes', '--batch-size', '200']);
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(rerun.stdout).toContain('resuming it ✓');
+    await expectMigrated(source, target, false);
+  });
+});
+
+describe('two invocations at once', () => {
+  it('one waits for the lock, both end 0, the target identical to the source', async () => {
+    const source = await createTestDatabase();
+    await initSeed(source, 'standalone', 5);
+    const target = await createTestDatabase();
+    const a = startCli(['storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', target, '--yes']);
+    const b = startCli(['storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', target, '--yes']);
+    const [ra, rb] = await Promise.all([finished(a, ['a']), finished(b, ['b'])]);
+    expect(ra.status, ra.stderr).toBe(0);
+    expect(rb.status, rb.stderr).toBe(0);
+    expect(`${ra.stderr}${rb.stderr}`).toMatch(/Waiting for the Mosaic lock .*\n.*held by pid \d+, mosaic migrate-tier/);
+    await expectMigrated(source, target, false);
+  });
+});

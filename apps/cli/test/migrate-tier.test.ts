@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
+import { catalog, expectMigrated, initSeed, query } from './migrate-helpers.js';
+import { expectOneCleanLine, runCli } from './run-cli.js';
+
+const migrate = (source: string, target: string, to: string, ...extra: string[]) =>
+  runCli(['storage', 'migrate-tier', '--source', source, '--to', to, '--target-url', target, ...extra]);
+
+/** A database owned by an ordinary role (as operators have), vector installed by a superuser. */
+async function ownedByOrdinaryRole(withVector: boolean): Promise<string> {
+  const url = await createTestDatabase();
+  const role = `mosaic_owner_${Math.random().toString(36).slice(2, 8)}`;
+  const db = new URL(url).pathname.slice(1);
+  await query(url, `create role ${role} login`);
+  await query(url, `alter database "${db}" owner to ${role}`);
+  await query(url, `alter schema public owner to ${role}`);
+  if (withVector) await query(url, 'create extension vector');
+  const u = new URL(url);
+  u.username = role;
+  return u.toString();
+}
+
+describe('migrate-tier: every direction ends identical to the source', () => {
+  it('local -> standalone', async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local');
+    const target = await createTestDatabase();
+    const result = await migrate(source, target, 'standalone', '--yes');
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('[migrate-tier] Analyzing source tier: pglite');
+    expect(result.stdout).toContain('[migrate-tier] Precondition: target is empty ✓');
+    expect(result.stdout).toMatch(/MIGRATION COMPLETE\. \d+ rows in [\d.]+ s \(\d+ rows\/s\)/);
+    await expectMigrated(source, target, false);
+  });
+
+  it('local -> federated, into a database owned by an ordinary role', async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local');
+    const target = await ownedByOrdinaryRole(true);
+    const result = await migrate(source, target, 'federated', '--yes');
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('[migrate-tier] NOTE: Source tier has no pgvector support. insights.embedding will be NULL on all migrated rows.');
+    await expectMigrated(source, target, false);
+  });
+
+  it('standalone -> federated', async () => {
+    const source = await createTestDatabase();
+    await initSeed(source, 'standalone');
+    const target = await createTestDatabase();
+    const result = await migrate(source, target, 'federated', '--yes', '--batch-size', '500');
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('[migrate-tier] Analyzing source tier: postgres (standalone)');
+    await expectMigrated(source, target, false);
+  });
+
+  it('federated -> federated, embeddings copied exactly', async () => {
+    const source = await createTestDatabase();
+    await initSeed(source, 'federated');
+    const target = await createTestDatabase();
+    const result = await migrate(source, target, 'federated', '--yes', '--jobs', '4');
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).not.toContain('NOTE: Source tier has no pgvector');
+    await expectMigrated(source, target, true);
+    const [row] = await query<{ n: number }>(target, 'select count(*)::int as n from insights where embedding is not null');
+    expect(row!.n).toBeGreaterThan(0);
+  });
+});
+
+describe('migrate-tier writes nothing until told to', () => {
+  it('--dry-run prints the plan and leaves the target catalog exactly as it was', async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local', 2);
+    const target = await createTestDatabase();
+    const before = await catalog(target);
+    const result = await migrate(source, target, 'federated', '--dry-run');
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^ {2}users: \d+ rows$/m);
+    expect(result.stdout).toMatch(/^ {2}sessions: skipped \(\d+ rows\): TTL-bound/m);
+    expect(result.stdout).toMatch(/\[migrate-tier\] DRY-RUN COMPLETE \(no data written\)\. \d+ total rows would be migrated\.$/m);
+    expect(await catalog(target)).toBe(before);
+  });
+
+  it('--dry-run --json prints one JSON document and nothing else on stdout', async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local', 1);
+    const result = await migrate(source, await createTestDatabase(), 'federated', '--dry-run', '--json');
+    expect(result.status).toBe(0);
+    const doc = JSON.parse(result.stdout) as { dryRun: boolean; totalRows: number; tables: unknown[] };
+    expect(doc.dryRun).toBe(true);
+    expect(doc.tables).toHaveLength(19);
+  });
+
+  it('without --yes on a non-TTY: exit 2, nothing written', async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local', 1);
+    const target = await createTestDatabase();
+    const before = await catalog(target);
+    const result = await migrate(source, target, 'federated');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^mosaic: Refusing to write without confirmation: pass --yes/m);
+    expect(await catalog(target)).toBe(before);
+  });
+
+  it("on a TTY answering 'n': nothing written", async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local', 1);
+    const target = await createTestDatabase();
+    const before = await catalog(target);
+    const { spawnSync } = await import('node:child_process');
+    const { BIN } = await import('./run-cli.js');
+    // script(1) gives the command a pseudo-terminal; 'n' is typed at the prompt.
+    const command = [process.execPath, BIN, 'storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', target].map((a) => `'${a}'`).join(' ');
+    const run = spawnSync('script', ['-qec', command, '/dev/null'], { input: 'n\n', encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 });
+    expect(run.stdout).toContain('[y/N]');
+    expect(run.stdout).toContain('Cancelled. Nothing was written.');
+    expect(run.status).toBe(2);
+    expect(await catalog(target)).toBe(before);
+  });
+});
+
+describe('migrate-tier refusals: exit 3 and the reason, before anything is written', () => {
+  it('a target holding another source\'s data', async () => {
+    const a = tempStorePath();
+    await initSeed(a, 'local', 1, 1);
+    const b = tempStorePath();
+    await initSeed(b, 'local', 1, 2);
+    const target = await createTestDatabase();
+    expect((await migrate(a, target, 'standalone', '--yes')).status).toBe(0);
+    const before = await catalog(target);
+    const counts = await query(target, 'select count(*)::int as n from messages');
+    const result = await migrate(b, target, 'standalone', '--yes');
+    expect(result.status).toBe(3);
+    expect(expectOneCleanLine(result.stderr)).toMatch(/already holds \d+ Mosaic rows \(migrated from .*\), not from this source: migrate into an empty database/);
+    expect(await catalog(target)).toBe(before);
+    expect(await query(target, 'select count(*)::int as n from messages')).toEqual(counts);
+  });
+
+  it('a role that may not CREATE EXTENSION vector: the one SQL line a superuser must run', async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local', 1);
+    const target = await ownedByOrdinaryRole(false);
+    const before = await catalog(target);
+    const result = await migrate(source, target, 'federated', '--yes');
+    expect(result.status).toBe(3);
+    expect(expectOneCleanLine(result.stderr)).toMatch(/a superuser must run, in that database: CREATE EXTENSION IF NOT EXISTS vector;$/);
+    expect(await catalog(target)).toBe(before);
+  });
+
+  it('a downgrade that would drop embeddings', async () => {
+    const source = await createTestDatabase();
+    await initSeed(source, 'federated', 1);
+    const target = await createTestDatabase();
+    const result = await migrate(source, target, 'standalone', '--yes');
+    expect(result.status).toBe(3);
+    expect(expectOneCleanLine(result.stderr)).toMatch(/holds \d+ embeddings, and --to standalone has no vector column: they would be lost/);
+  });
+
+  it('bad flags are usage errors (exit 2)', async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local', 1);
+    const target = await createTestDatabase();
+    for (const [extra, message] of [
+      [['--to', 'local'], /Invalid values/],
+      [['--to', 'federated', '--batch-size', '0'], /--batch-size must be a whole number of at least 1/],
+      [['--to', 'federated', '--jobs', 'many'], /--jobs must be a whole number/],
+    ] as const) {
+      const result = await runCli(['storage', 'migrate-tier', '--source', source, '--target-url', target, ...extra, '--yes']);
+      expect(result.status, result.stderr).toBe(2);
+      expect(expectOneCleanLine(result.stderr)).toMatch(message);
+    }
+    const toDir = await runCli(['storage', 'migrate-tier', '--source', source, '--to', 'standalone', '--target-url', tempStorePath(), '--yes']);
+    expect(expectOneCleanLine(toDir.stderr)).toMatch(/--target-url must be a postgresql:\/\/ URL/);
+    expect(toDir.status).toBe(2);
+  });
+});
