@@ -56,7 +56,6 @@ export async function startPgbouncer(targetUrl: string, poolMode: 'transaction' 
     `pool_mode = ${poolMode}`,
     'default_pool_size = 4',
     'max_client_conn = 50',
-    'ignore_startup_parameters = extra_float_digits,application_name,TimeZone,DateStyle,IntervalStyle,statement_timeout,lock_timeout,idle_in_transaction_session_timeout',
     `logfile = ${join(dir, 'pgbouncer.log')}`,
     '',
   ].join('\n'));

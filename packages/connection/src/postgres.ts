@@ -5,7 +5,7 @@ import { mapPostgresError } from './postgres-errors.js';
 import { identity, TEXT_OIDS } from './text-values.js';
 import type { Location } from './location.js';
 import type { Database, OpenOptions, Row, Session } from './types.js';
-import { SESSION_SETTINGS } from './types.js';
+import { SESSION_SETTINGS, sessionSetSql } from './types.js';
 
 type Sql = postgres.Sql;
 type PostgresLocation = Extract<Location, { engine: 'postgres' }>;
@@ -22,22 +22,64 @@ function socketTarget(url: string): { url: string; path?: string } {
   return { url: parsed.toString(), path: `${host}/.s.PGSQL.${parsed.port || '5432'}` };
 }
 
-function client(location: PostgresLocation, options: OpenOptions, max: number): Sql {
-  const target = socketTarget(location.url);
-  return postgres(target.url, { ...clientOptions(options, max), ...(target.path ? { path: target.path } : {}) });
+interface Client {
+  readonly sql: Sql;
+  /** SETs the session settings on the connection if it is new (first use, or after a reconnect). */
+  ensure(): Promise<void>;
+  /**
+   * After a lost connection, starts over with a new postgres.js client: a query that failed
+   * on a dying socket can leave the old one stuck, so the next statement would never settle.
+   */
+  recover(error: unknown): Promise<void>;
 }
 
-function clientOptions(options: OpenOptions, max: number): postgres.Options<Record<string, postgres.PostgresType>> {
+const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01']);
+
+/** A single-connection client: statements queue on it in order, so ensure() runs first. */
+function client(location: PostgresLocation, options: OpenOptions): Client {
+  const target = socketTarget(location.url);
+  let ready = false;
+  const make = () => postgres(target.url, {
+    ...clientOptions(options),
+    ...(target.path ? { path: target.path } : {}),
+    onclose: () => {
+      ready = false;
+    },
+  });
+  let sql = make();
   return {
-    max,
+    get sql() {
+      return sql;
+    },
+    async ensure() {
+      if (ready) return;
+      await sql.unsafe(sessionSetSql()).simple();
+      ready = true;
+    },
+    async recover(error) {
+      const code = (error as { code?: unknown })?.code;
+      if (typeof code !== 'string' || !CONNECTION_LOST.has(code)) return;
+      const old = sql;
+      ready = false;
+      sql = make();
+      await old.end({ timeout: 0 }).catch(() => {});
+    },
+  };
+}
+
+function clientOptions(options: OpenOptions): postgres.Options<Record<string, postgres.PostgresType>> {
+  return {
+    max: 1,
+    // Never recycle the connection on a timer: it would drop the SET session settings.
+    max_lifetime: 0,
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     idle_timeout: 0,
     // Unnamed statements: they also work through a transaction-mode pooler, which the
     // advisory lock must be able to detect (and refuse) rather than fail obscurely.
     prepare: false,
     onnotice: () => {},
-    // Sent in the startup packet: every backend starts with these, before any query.
-    connection: { application_name: options.applicationName ?? 'mosaic', ...SESSION_SETTINGS } as unknown as postgres.Options<never>['connection'],
+    // The startup packet carries only what poolers accept; see SESSION_SETTINGS.
+    connection: { application_name: options.applicationName ?? 'mosaic', TimeZone: SESSION_SETTINGS.TimeZone, DateStyle: SESSION_SETTINGS.DateStyle } as unknown as postgres.Options<never>['connection'],
     types: { mosaicText: { to: 25, from: [...TEXT_OIDS], serialize: String, parse: identity } },
   };
 }
@@ -65,27 +107,35 @@ function coalesce(limit = 256 * 1024): Transform {
   });
 }
 
-function makeOps(sql: Sql, display: string) {
+function makeOps(c: Client, display: string) {
+  const { ensure } = c;
+  const fail = async (error: unknown): Promise<never> => {
+    await c.recover(error);
+    throw mapPostgresError(error, display);
+  };
   return {
     engine: 'postgres' as const,
     async query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
       try {
-        const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+        await ensure();
+        const rows = await c.sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
         return [...rows] as unknown as T[];
       } catch (error) {
-        throw mapPostgresError(error, display);
+        return fail(error);
       }
     },
     async exec(text: string): Promise<void> {
       try {
-        await sql.unsafe(text).simple();
+        await ensure();
+        await c.sql.unsafe(text).simple();
       } catch (error) {
-        throw mapPostgresError(error, display);
+        await fail(error);
       }
     },
     async copyFrom(text: string, data: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<number> {
       try {
-        const writable = await sql.unsafe(text).writable();
+        await ensure();
+        const writable = await c.sql.unsafe(text).writable();
         await pipeline(Readable.from(data, { objectMode: true }), coalesce(), writable);
         return -1;
       } catch (error) {
@@ -95,7 +145,8 @@ function makeOps(sql: Sql, display: string) {
     async *copyTo(text: string): AsyncIterable<Uint8Array> {
       let readable: Readable;
       try {
-        readable = await sql.unsafe(text).readable();
+        await ensure();
+        readable = await c.sql.unsafe(text).readable();
       } catch (error) {
         throw mapPostgresError(error, display);
       }
@@ -110,24 +161,24 @@ function makeOps(sql: Sql, display: string) {
 
 /** A single-connection client: COPY streams get their own (postgres.js #499, #1173). */
 async function dedicated(location: PostgresLocation, options: OpenOptions): Promise<Session> {
-  const sql = client(location, options, 1);
-  const ops = makeOps(sql, location.display);
+  const c = client(location, options);
+  const ops = makeOps(c, location.display);
   try {
     await ops.query('select 1');
   } catch (error) {
-    await sql.end({ timeout: 1 }).catch(() => {});
+    await c.sql.end({ timeout: 1 }).catch(() => {});
     throw error;
   }
-  return { ...ops, release: () => sql.end({ timeout: 5 }) };
+  return { ...ops, release: () => c.sql.end({ timeout: 5 }) };
 }
 
 export async function openPostgres(location: PostgresLocation, options: OpenOptions = {}): Promise<Database> {
-  const sql = client(location, options, options.maxConnections ?? 4);
-  const ops = makeOps(sql, location.display);
+  const c = client(location, options);
+  const ops = makeOps(c, location.display);
   try {
     await ops.query('select 1');
   } catch (error) {
-    await sql.end({ timeout: 1 }).catch(() => {});
+    await c.sql.end({ timeout: 1 }).catch(() => {});
     throw error;
   }
   const withSession = async <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
@@ -162,6 +213,6 @@ export async function openPostgres(location: PostgresLocation, options: OpenOpti
         throw error;
       }
     }),
-    close: () => sql.end({ timeout: 5 }),
+    close: () => c.sql.end({ timeout: 5 }),
   };
 }

@@ -44,19 +44,33 @@ export interface OpenOptions {
   applicationName?: string;
   /** Seconds to wait for a PostgreSQL connection. Default 10. */
   connectTimeoutSeconds?: number;
-  /** Pool size for PostgreSQL. Default 4. */
-  maxConnections?: number;
   /** PGlite: create the directory and an empty cluster when it does not exist. */
   create?: boolean;
 }
 
+/**
+ * Settings of every session. Only application_name, TimeZone and DateStyle go in the startup
+ * packet (a connection pooler such as PgBouncer refuses other startup parameters); the rest are
+ * SET on each connection before its first statement, and again after a reconnect.
+ */
 export const SESSION_SETTINGS = {
   TimeZone: 'UTC',
   DateStyle: 'ISO, YMD',
   IntervalStyle: 'postgres',
   extra_float_digits: '3',
+  bytea_output: 'hex',
   // Long copies must not be cut short by a role's or server's defaults.
   statement_timeout: '0',
   lock_timeout: '0',
   idle_in_transaction_session_timeout: '0',
 } as const;
+
+export const STARTUP_SETTINGS = ['TimeZone', 'DateStyle'] as const;
+
+/** The SET statements for the settings that are not sent at startup. */
+export function sessionSetSql(): string {
+  return Object.entries(SESSION_SETTINGS)
+    .filter(([k]) => !(STARTUP_SETTINGS as readonly string[]).includes(k))
+    .map(([k, v]) => `SET ${k} = '${v}';`)
+    .join(' ');
+}

@@ -59,6 +59,26 @@ describe.each(engines)('$name adapter', ({ open }) => {
     }));
 });
 
+describe('PostgreSQL session settings', () => {
+  it('are SET again after the connection is lost and re-established', async () => {
+    const url = await createTestDatabase();
+    const db = await openDatabase(url);
+    const killer = await openDatabase(url);
+    try {
+      // A database default that the tool must override on every connection it makes.
+      await db.exec(`alter database "${new URL(url).pathname.slice(1)}" set statement_timeout = '17s'`);
+      const [{ pid }] = (await db.query<{ pid: number }>('select pg_backend_pid() as pid')) as [{ pid: number }];
+      await killer.query('select pg_terminate_backend($1)', [pid]);
+      await db.query('select 1').catch(() => {}); // the dead connection fails once
+      const [row] = await db.query<{ st: string; bo: string; pid: number }>("select current_setting('statement_timeout') as st, current_setting('bytea_output') as bo, pg_backend_pid() as pid");
+      expect(row!.pid).not.toBe(pid);
+      expect(row).toMatchObject({ st: '0', bo: 'hex' });
+    } finally {
+      await Promise.all([db.close(), killer.close()]);
+    }
+  });
+});
+
 describe('PostgreSQL connection errors', () => {
   it('maps a missing database to DATABASE_NOT_FOUND', async () => {
     const url = new URL(await createTestDatabase());
