@@ -7,6 +7,7 @@ import { initCommand } from './commands/init.js';
 import { migrateTierCommand } from './commands/migrate-tier.js';
 import { seedCommand } from './commands/seed.js';
 import { statusCommand } from './commands/status.js';
+import { verifyCommand } from './commands/verify.js';
 import { defaultLocation } from './defaults.js';
 import { describeError } from './errors.js';
 import { EXIT } from './exit.js';
@@ -102,14 +103,26 @@ export async function main(argv: string[]): Promise<number> {
               .option('batch-size', { type: 'number', default: 50_000, describe: 'Rows per chunk: one transaction and one journal entry each' })
               .option('jobs', { type: 'number', default: 2, describe: 'Tables copied at once (a table starts when its parents are done)' })
               .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for another run; default: wait' })
+              .option('verify', { type: 'boolean', default: true, describe: 'Verify the target against the source at the end (--no-verify skips it)' })
               .example('$0 storage migrate-tier --to federated --target-url postgresql://mosaic:***@db:5433/mosaic --dry-run', 'see what would move')
               .example('$0 storage migrate-tier --to federated --target-url postgresql://mosaic:***@db:5433/mosaic --yes', 'move it'),
           (a) => schedule(a.json, (out) => migrateTierCommand({
             to: a.to as Tier, source: a.source ?? defaultLocation(), targetUrl: a['target-url'], dryRun: a['dry-run'], yes: a.yes,
-            batchSize: a['batch-size'], jobs: a.jobs, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'],
+            batchSize: a['batch-size'], jobs: a.jobs, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'], verify: a.verify,
           }, out)),
         )
-        .demandCommand(1, 'Name a storage command: status, init, seed, migrate-tier.'),
+        .command(
+          'verify',
+          'Prove a target holds what the source holds: counts, checksums, differing keys, rules',
+          (y) =>
+            y
+              .option('source', { type: 'string', describe: 'The migrated store (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
+              .option('target-url', { type: 'string', demandOption: true, describe: 'PostgreSQL URL of the target' })
+              .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
+              .example('$0 storage verify --source ~/.mosaic/data --target-url postgresql://mosaic:***@db:5433/mosaic', 'exit 4 and the keys when anything differs'),
+          (a) => schedule(a.json, (out) => verifyCommand({ source: a.source ?? defaultLocation(), targetUrl: a['target-url'], connectTimeout: a['connect-timeout'] }, out)),
+        )
+        .demandCommand(1, 'Name a storage command: status, init, seed, migrate-tier, verify.'),
     )
     .demandCommand(1, 'Name a command, e.g. "mosaic storage init --help".')
     .help();

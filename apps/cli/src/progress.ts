@@ -15,11 +15,10 @@ export function progressRenderer(out: Output, tag: string): { onEvent: (e: CopyE
     const multi = new cliProgress.MultiBar({
       format: ' {table} [{bar}] {percentage}% | {value}/{total} rows | {mb} | {rate} rows/s | ETA {eta_formatted}',
       hideCursor: true,
-      clearOnComplete: false,
+      clearOnComplete: true, // the report that follows lists every table
       stopOnComplete: false,
       barsize: 24,
       stream: process.stderr,
-      ...(process.env.NO_COLOR ? {} : {}),
     }, cliProgress.Presets.shades_classic);
     const bars = new Map<string, { bar: cliProgress.SingleBar; started: number }>();
     return {

@@ -3,6 +3,7 @@ import type { Database } from '@mosaic/connection';
 import { plan as makePlan, readLatestRun, run } from '@mosaic/copy-engine';
 import type { Plan, RunReport } from '@mosaic/copy-engine';
 import type { Tier } from '@mosaic/schema';
+import type { VerifyReport } from '@mosaic/verify';
 import { detectDatabase } from '@mosaic/tier-detect';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT } from '../exit.js';
@@ -11,6 +12,7 @@ import type { ConnectArgs } from '../open.js';
 import type { Output } from '../output.js';
 import { progressRenderer } from '../progress.js';
 import { confirm } from '../prompt.js';
+import { differencesError, printVerify, runVerify } from './verify.js';
 
 export interface MigrateArgs extends ConnectArgs {
   to: Tier;
@@ -21,6 +23,7 @@ export interface MigrateArgs extends ConnectArgs {
   batchSize: number;
   jobs: number;
   lockTimeout?: number | undefined;
+  verify: boolean;
 }
 
 const TAG = 'migrate-tier';
@@ -62,12 +65,13 @@ function printReport(r: RunReport, out: Output): void {
   if (r.ok) out.data(`[${TAG}] MIGRATION COMPLETE. ${r.rows} rows in ${r.seconds.toFixed(1)} s (${r.rowsPerSecond} rows/s).`);
 }
 
-function jsonReport(p: Plan, r?: RunReport, dryRun = false) {
+function jsonReport(p: Plan, r?: RunReport, dryRun = false, verification?: VerifyReport) {
   const error = r?.error as { code?: string; message?: string } | undefined;
   return JSON.stringify({
     dryRun,
     source: p.source, target: p.target, to: p.to, mode: p.mode,
     tables: p.tables.map((t) => ({ table: t.table, rows: t.rows })), skipped: p.skipped, totalRows: p.totalRows, warnings: p.warnings,
+    ...(verification ? { verification } : {}),
     ...(r ? { result: { ok: r.ok, runId: r.runId, tables: r.tables, rows: r.rows, seconds: r.seconds, rowsPerSecond: r.rowsPerSecond, ...(error ? { error: { code: error.code ?? 'UNEXPECTED', message: error.message } } : {}) } } : {}),
   }, null, 2);
 }
@@ -102,9 +106,20 @@ export async function migrateTierCommand(args: MigrateArgs, out: Output): Promis
         const progress = progressRenderer(out, TAG);
         const report = await run(p, { source, target }, { onEvent: progress.onEvent, failpoint: failpoint() });
         progress.stop();
-        if (out.json) out.data(jsonReport(p, report));
-        else printReport(report, out);
-        if (!report.ok) throw report.error;
+        if (!out.json) printReport(report, out);
+        if (!report.ok) {
+          if (out.json) out.data(jsonReport(p, report));
+          throw report.error;
+        }
+        if (!args.verify) {
+          if (out.json) out.data(jsonReport(p, report));
+          return EXIT.OK;
+        }
+        out.info(`[${TAG}] Verifying the target against the source`);
+        const verdict = await runVerify(source, target);
+        if (out.json) out.data(jsonReport(p, report, false, verdict));
+        else printVerify(verdict, out, TAG);
+        if (!verdict.ok) throw differencesError(verdict);
         return EXIT.OK;
       });
     }));
