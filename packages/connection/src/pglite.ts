@@ -184,12 +184,16 @@ export async function openPglite(location: PgliteLocation, options: OpenOptions 
     exec: serialized(ops.exec),
     copyFrom: serialized(ops.copyFrom),
     async *copyTo(text) {
+      // PGlite hands over the whole COPY result at once: take it under the lock, then yield it
+      // with the lock released, so a consumer that stops early can never keep the store locked.
       const release = await mutex.acquire();
+      const chunks: Uint8Array[] = [];
       try {
-        yield* ops.copyTo(text);
+        for await (const chunk of ops.copyTo(text)) chunks.push(chunk);
       } finally {
         release();
       }
+      yield* chunks;
     },
     session,
     async transaction(fn) {

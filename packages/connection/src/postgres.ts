@@ -31,6 +31,11 @@ interface Client {
    * on a dying socket can leave the old one stuck, so the next statement would never settle.
    */
   recover(error: unknown): Promise<void>;
+  /**
+   * Settles `work` or rejects as soon as the connection closes under it: postgres.js can leave
+   * a COPY or a query pending forever on a connection the server ended (#1173).
+   */
+  guard<T>(work: Promise<T>): Promise<T>;
 }
 
 const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01']);
@@ -39,23 +44,36 @@ const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CO
 function client(location: PostgresLocation, options: OpenOptions): Client {
   const target = socketTarget(location.url);
   let ready = false;
+  const waiters = new Set<(error: Error) => void>();
   const make = () => postgres(target.url, {
     ...clientOptions(options),
     ...(target.path ? { path: target.path } : {}),
     onclose: () => {
       ready = false;
+      const error = Object.assign(new Error('the server closed the connection'), { code: 'CONNECTION_CLOSED' });
+      for (const reject of [...waiters]) reject(error);
+      waiters.clear();
     },
   });
   let sql = make();
+  function guard<T>(work: Promise<T>): Promise<T> {
+    let reject!: (error: Error) => void;
+    const closed = new Promise<never>((_, r) => {
+      reject = r;
+    });
+    waiters.add(reject);
+    return Promise.race([work, closed]).finally(() => waiters.delete(reject));
+  }
   return {
     get sql() {
       return sql;
     },
     async ensure() {
       if (ready) return;
-      await sql.unsafe(sessionSetSql()).simple();
+      await guard(sql.unsafe(sessionSetSql()).simple().then(() => undefined));
       ready = true;
     },
+    guard,
     async recover(error) {
       const code = (error as { code?: unknown })?.code;
       if (typeof code !== 'string' || !CONNECTION_LOST.has(code)) return;
@@ -118,7 +136,7 @@ function makeOps(c: Client, display: string) {
     async query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
       try {
         await ensure();
-        const rows = await c.sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+        const rows = await c.guard(c.sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]).then((r) => r));
         return [...rows] as unknown as T[];
       } catch (error) {
         return fail(error);
@@ -127,7 +145,7 @@ function makeOps(c: Client, display: string) {
     async exec(text: string): Promise<void> {
       try {
         await ensure();
-        await c.sql.unsafe(text).simple();
+        await c.guard(c.sql.unsafe(text).simple().then(() => undefined));
       } catch (error) {
         await fail(error);
       }
@@ -135,8 +153,16 @@ function makeOps(c: Client, display: string) {
     async copyFrom(text: string, data: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<number> {
       try {
         await ensure();
-        const writable = await c.sql.unsafe(text).writable();
-        await pipeline(Readable.from(data, { objectMode: true }), coalesce(), writable);
+        const writable = await c.guard(c.sql.unsafe(text).writable());
+        // If the connection dies, stop the pipeline too: its source is then released (a
+        // generator's finally runs), instead of hanging on a socket nobody will drain.
+        const abort = new AbortController();
+        try {
+          await c.guard(pipeline(Readable.from(data, { objectMode: true }), coalesce(), writable, { signal: abort.signal }));
+        } catch (error) {
+          abort.abort();
+          throw error;
+        }
         return -1;
       } catch (error) {
         throw mapPostgresError(error, display);
@@ -146,12 +172,17 @@ function makeOps(c: Client, display: string) {
       let readable: Readable;
       try {
         await ensure();
-        readable = await c.sql.unsafe(text).readable();
+        readable = await c.guard(c.sql.unsafe(text).readable());
       } catch (error) {
         throw mapPostgresError(error, display);
       }
       try {
-        for await (const chunk of readable.pipe(coalesce())) yield chunk as Uint8Array;
+        const iterator = readable.pipe(coalesce())[Symbol.asyncIterator]();
+        for (;;) {
+          const next = await c.guard(iterator.next());
+          if (next.done) break;
+          yield next.value as Uint8Array;
+        }
       } catch (error) {
         throw mapPostgresError(error, display);
       }
@@ -159,28 +190,38 @@ function makeOps(c: Client, display: string) {
   };
 }
 
+/**
+ * The first statement of a new client, with a hard deadline: postgres.js can wait forever for
+ * a server that ends the connection during start-up (a database being dropped, a shutdown).
+ */
+async function firstContact(ops: ReturnType<typeof makeOps>, c: Client, location: PostgresLocation, options: OpenOptions): Promise<void> {
+  const seconds = options.connectTimeoutSeconds ?? 10;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: 'CONNECT_TIMEOUT' })), seconds * 1000 + 500);
+  });
+  try {
+    await Promise.race([ops.query('select 1'), deadline]);
+  } catch (error) {
+    await c.sql.end({ timeout: 0 }).catch(() => {});
+    throw mapPostgresError(error, location.display);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A single-connection client: COPY streams get their own (postgres.js #499, #1173). */
 async function dedicated(location: PostgresLocation, options: OpenOptions): Promise<Session> {
   const c = client(location, options);
   const ops = makeOps(c, location.display);
-  try {
-    await ops.query('select 1');
-  } catch (error) {
-    await c.sql.end({ timeout: 1 }).catch(() => {});
-    throw error;
-  }
+  await firstContact(ops, c, location, options);
   return { ...ops, release: () => c.sql.end({ timeout: 5 }) };
 }
 
 export async function openPostgres(location: PostgresLocation, options: OpenOptions = {}): Promise<Database> {
   const c = client(location, options);
   const ops = makeOps(c, location.display);
-  try {
-    await ops.query('select 1');
-  } catch (error) {
-    await c.sql.end({ timeout: 1 }).catch(() => {});
-    throw error;
-  }
+  await firstContact(ops, c, location, options);
   const withSession = async <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
     const s = await dedicated(location, options);
     try {
