@@ -7,3 +7,7 @@ export { readLatestRun } from './journal.js';
 export type { JournalRun, JournalTable } from './journal.js';
 export { CopyEngineError } from './errors.js';
 export type { CopyEngineErrorCode } from './errors.js';
+export { execute, prepare } from './migrate.js';
+export type { ExecuteOptions, Execution } from './migrate.js';
+export { migrationSummary } from './summary.js';
+export type { MigrationSummary } from './summary.js';

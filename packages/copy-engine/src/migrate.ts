@@ -1,0 +1,55 @@
+import type { Database } from '@mosaic/connection';
+import { acquireAdvisoryLock } from '@mosaic/advisory-lock';
+import type { HeldLock, WaitReport } from '@mosaic/advisory-lock';
+import { detectDatabase } from '@mosaic/tier-detect';
+import type { RunHooks } from './events.js';
+import { readLatestRun } from './journal.js';
+import { plan } from './plan.js';
+import type { Plan, PlanOptions } from './plan.js';
+import { run } from './run.js';
+import type { RunReport } from './run.js';
+
+/** Detects both sides, reads the target's journal, and plans. Writes nothing. */
+export async function prepare(source: Database, target: Database, options: PlanOptions): Promise<Plan> {
+  const [s, t] = [await detectDatabase(source), await detectDatabase(target)];
+  const journal = t.schema.present ? await readLatestRun(target) : undefined;
+  return plan(s, t, journal, options);
+}
+
+export interface ExecuteOptions extends PlanOptions {
+  lockTimeoutSeconds?: number | undefined;
+  onWait?: (report: WaitReport) => void;
+  /** Told the lock is held; returns what to undo when the holder is interrupted. */
+  onLocked?: (lock: HeldLock) => (() => void) | void;
+  hooks?: RunHooks;
+}
+
+export interface Execution {
+  /** The plan made under the lock (the target may have changed while waiting). */
+  readonly plan: Plan;
+  readonly report: RunReport;
+}
+
+/**
+ * The write half of migrate-tier, shared by the CLI and the gateway plugin: takes the Mosaic
+ * lock on the target, plans again under it, runs, and releases the lock whatever happens.
+ * Throws a CopyEngineError when the target changed into something the run must refuse.
+ */
+export async function execute(source: Database, target: Database, options: ExecuteOptions): Promise<Execution> {
+  const lock = await acquireAdvisoryLock(target, {
+    timeoutSeconds: options.lockTimeoutSeconds,
+    reportEveryMs: 3000,
+    ...(options.onWait ? { onWait: options.onWait } : {}),
+  });
+  const undo = options.onLocked?.(lock);
+  try {
+    const p = await prepare(source, target, options);
+    const report = await run(p, { source, target }, options.hooks ?? {});
+    return { plan: p, report };
+  } finally {
+    undo?.();
+    // A run that failed because the target went away cannot unlock there either; the lock
+    // ended with its session. Never let that mask the run's own report.
+    await lock.release().catch(() => {});
+  }
+}
