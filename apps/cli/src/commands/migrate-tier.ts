@@ -1,17 +1,17 @@
 import { parseLocation } from '@mosaic/connection';
-import type { Database } from '@mosaic/connection';
-import { plan as makePlan, readLatestRun, run } from '@mosaic/copy-engine';
+import { execute, migrationSummary, prepare } from '@mosaic/copy-engine';
 import type { Plan, RunReport } from '@mosaic/copy-engine';
 import type { Tier } from '@mosaic/schema';
 import type { VerifyReport } from '@mosaic/verify';
-import { detectDatabase } from '@mosaic/tier-detect';
+import { describeHolder, MOSAIC_LOCK_KEY } from '@mosaic/advisory-lock';
 import { CliError, UsageError } from '../errors.js';
 import { EXIT } from '../exit.js';
-import { withLocation, withLock } from '../open.js';
+import { withLocation } from '../open.js';
 import type { ConnectArgs } from '../open.js';
 import type { Output } from '../output.js';
 import { progressRenderer } from '../progress.js';
 import { confirm } from '../prompt.js';
+import { onShutdown } from '../shutdown.js';
 import { differencesError, printVerify, runVerify } from './verify.js';
 
 export interface MigrateArgs extends ConnectArgs {
@@ -34,12 +34,6 @@ function validate(args: MigrateArgs): void {
   if (!Number.isInteger(args.jobs) || args.jobs < 1 || args.jobs > 32) throw new UsageError(`--jobs must be a whole number from 1 to 32 (got ${args.jobs}).`);
   if (args.lockTimeout !== undefined && !(args.lockTimeout >= 0)) throw new UsageError(`--lock-timeout must be a number of seconds, 0 or more (got ${args.lockTimeout}).`);
   if (parseLocation(args.targetUrl).engine !== 'postgres') throw new UsageError('--target-url must be a postgresql:// URL: the standalone and federated tiers live in PostgreSQL.');
-}
-
-async function planFor(source: Database, target: Database, args: MigrateArgs): Promise<Plan> {
-  const [s, t] = [await detectDatabase(source), await detectDatabase(target)];
-  const journal = t.schema.present ? await readLatestRun(target) : undefined;
-  return makePlan(s, t, journal, { to: args.to, batchSize: args.batchSize, jobs: args.jobs });
 }
 
 function printPlan(p: Plan, out: Output): void {
@@ -66,14 +60,7 @@ function printReport(r: RunReport, out: Output): void {
 }
 
 function jsonReport(p: Plan, r?: RunReport, dryRun = false, verification?: VerifyReport) {
-  const error = r?.error as { code?: string; message?: string } | undefined;
-  return JSON.stringify({
-    dryRun,
-    source: p.source, target: p.target, to: p.to, mode: p.mode,
-    tables: p.tables.map((t) => ({ table: t.table, rows: t.rows })), skipped: p.skipped, totalRows: p.totalRows, warnings: p.warnings,
-    ...(verification ? { verification } : {}),
-    ...(r ? { result: { ok: r.ok, runId: r.runId, tables: r.tables, rows: r.rows, seconds: r.seconds, rowsPerSecond: r.rowsPerSecond, ...(error ? { error: { code: error.code ?? 'UNEXPECTED', message: error.message } } : {}) } } : {}),
-  }, null, 2);
+  return JSON.stringify({ ...migrationSummary(p, r, dryRun), ...(verification ? { verification } : {}) }, null, 2);
 }
 
 export async function migrateTierCommand(args: MigrateArgs, out: Output): Promise<number> {
@@ -85,7 +72,8 @@ export async function migrateTierCommand(args: MigrateArgs, out: Output): Promis
   }
   return withLocation(sourceLoc, { applicationName: `mosaic ${TAG} (source)`, connectTimeout: args.connectTimeout }, (source) =>
     withLocation(targetLoc, { applicationName: `mosaic ${TAG}`, connectTimeout: args.connectTimeout }, async (target) => {
-      const first = await planFor(source, target, args);
+      const options = { to: args.to, batchSize: args.batchSize, jobs: args.jobs };
+      const first = await prepare(source, target, options);
       if (!out.json) printPlan(first, out);
       if (args.dryRun) {
         if (out.json) out.data(jsonReport(first, undefined, true));
@@ -99,29 +87,35 @@ export async function migrateTierCommand(args: MigrateArgs, out: Output): Promis
           return EXIT.USAGE;
         }
       }
-      return withLock(target, out, TAG, args.lockTimeout, async () => {
-        // Under the lock, look again: another run may have finished while this one waited.
-        const p = await planFor(source, target, args);
-        if (p.mode !== first.mode && !out.json) out.info(`[${TAG}] The target changed while waiting for the lock: ${p.mode === 'converge' ? 'it now holds this source\'s data; converging' : p.mode}.`);
-        const progress = progressRenderer(out, TAG);
-        const report = await run(p, { source, target }, { onEvent: progress.onEvent, failpoint: failpoint() });
-        progress.stop();
-        if (!out.json) printReport(report, out);
-        if (!report.ok) {
-          if (out.json) out.data(jsonReport(p, report));
-          throw report.error;
-        }
-        if (!args.verify) {
-          if (out.json) out.data(jsonReport(p, report));
-          return EXIT.OK;
-        }
-        out.info(`[${TAG}] Verifying the target against the source`);
-        const verdict = await runVerify(source, target);
-        if (out.json) out.data(jsonReport(p, report, false, verdict));
-        else printVerify(verdict, out, TAG);
-        if (!verdict.ok) throw differencesError(verdict);
+      const progress = progressRenderer(out, TAG);
+      let announced = false;
+      const { plan: p, report } = await execute(source, target, {
+        ...options,
+        lockTimeoutSeconds: args.lockTimeout,
+        onWait: ({ holder, waitedMs }) => {
+          if (!announced) out.info(`[${TAG}] Waiting for the Mosaic lock (key ${MOSAIC_LOCK_KEY}) on ${target.location.display}`);
+          announced = true;
+          out.info(`[${TAG}]   held by ${describeHolder(holder)}; waited ${Math.round(waitedMs / 1000)} s${args.lockTimeout !== undefined ? ` of ${args.lockTimeout}` : ''}`);
+        },
+        onLocked: (lock) => onShutdown(() => lock.release()),
+        hooks: { onEvent: progress.onEvent, ...(failpoint() ? { failpoint: failpoint()! } : {}) },
+      }).finally(() => progress.stop());
+      if (p.mode !== first.mode && !out.json) out.info(`[${TAG}] The target changed while waiting for the lock: ${p.mode === 'converge' ? 'it now holds this source\'s data; converging' : p.mode}.`);
+      if (!out.json) printReport(report, out);
+      if (!report.ok) {
+        if (out.json) out.data(jsonReport(p, report));
+        throw report.error;
+      }
+      if (!args.verify) {
+        if (out.json) out.data(jsonReport(p, report));
         return EXIT.OK;
-      });
+      }
+      out.info(`[${TAG}] Verifying the target against the source`);
+      const verdict = await runVerify(source, target);
+      if (out.json) out.data(jsonReport(p, report, false, verdict));
+      else printVerify(verdict, out, TAG);
+      if (!verdict.ok) throw differencesError(verdict);
+      return EXIT.OK;
     }));
 }
 

@@ -1,0 +1,76 @@
+import { Writable } from 'node:stream';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { openDatabase } from '@mosaic/connection';
+import { applyMigrations } from '@mosaic/schema';
+import type { Tier } from '@mosaic/schema';
+import { seed } from '@mosaic/seed';
+import { hashToken, mosaicStoragePlugin } from '../src/index.js';
+
+export interface Gateway {
+  app: FastifyInstance;
+  url: string;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** A gateway as Mosaic runs one: Fastify with the plugin and a sample write route, on 127.0.0.1. */
+export async function startGateway(store: string, tier: Tier, valkeyUrl?: string): Promise<Gateway> {
+  const logs: string[] = [];
+  const stream = new Writable({ write(chunk, _enc, done) { logs.push(chunk.toString()); done(); } });
+  const app = Fastify({ logger: { level: 'debug', stream } });
+  await app.register(mosaicStoragePlugin, { store, tier, valkeyUrl, retryAfterSeconds: 7 });
+  app.get('/api/notes', async () => ({ notes: [] }));
+  app.post('/api/notes', async (_request, reply) => reply.code(201).send({ ok: true }));
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, url, logs, close: () => app.close() };
+}
+
+/** A seeded store with one valid and one expired admin token. */
+export async function storeWithTokens(location: string, tier: Tier, scale = 2): Promise<{ valid: string; expired: string }> {
+  const valid = `mosaic-admin-${Math.random().toString(36).slice(2)}`;
+  const expired = `mosaic-admin-old-${Math.random().toString(36).slice(2)}`;
+  const db = await openDatabase(location, { create: true });
+  try {
+    await applyMigrations(db, tier);
+    await seed(db, { scale, seed: 11 });
+    await db.query(
+      `insert into admin_tokens (user_id, label, token_hash, expires_at)
+       select id, 'test', $1, null from users order by id limit 1`, [hashToken(valid)]);
+    await db.query(
+      `insert into admin_tokens (user_id, label, token_hash, expires_at)
+       select id, 'old', $1, now() - interval '1 day' from users order by id limit 1`, [hashToken(expired)]);
+  } finally {
+    await db.close();
+  }
+  return { valid, expired };
+}
+
+export interface SseEvent {
+  type: string;
+  [key: string]: unknown;
+}
+
+/** Reads a Server-Sent Events stream to its end. */
+export async function readSse(url: string, token: string, onEvent?: (e: SseEvent) => void): Promise<SseEvent[]> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`SSE ${res.status}: ${await res.text()}`);
+  const events: SseEvent[] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let at: number;
+    while ((at = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, at);
+      buffer = buffer.slice(at + 2);
+      const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+      if (data) {
+        const event = JSON.parse(data) as SseEvent;
+        events.push(event);
+        onEvent?.(event);
+      }
+    }
+  }
+  return events;
+}
