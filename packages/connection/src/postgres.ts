@@ -95,6 +95,8 @@ function clientOptions(options: OpenOptions): postgres.Options<Record<string, po
     // Unnamed statements: they also work through a transaction-mode pooler, which the
     // advisory lock must be able to detect (and refuse) rather than fail obscurely.
     prepare: false,
+    // No internal type-discovery query: it could outlive a client we end early and reject unhandled.
+    fetch_types: false,
     onnotice: () => {},
     // The startup packet carries only what poolers accept; see SESSION_SETTINGS.
     connection: { application_name: options.applicationName ?? 'mosaic', TimeZone: SESSION_SETTINGS.TimeZone, DateStyle: SESSION_SETTINGS.DateStyle } as unknown as postgres.Options<never>['connection'],

@@ -29,8 +29,8 @@ export async function readCatalogFacts(db: Queryable): Promise<CatalogFacts> {
 /** Exact row counts of the Mosaic tables that exist (count(*), not planner estimates). */
 export async function readRowCounts(db: Queryable): Promise<Record<string, number>> {
   const present = await db.query<{ t: string }>(
-    `select c.relname as t from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and c.relname = any($1::text[])`,
-    [[...MIGRATION_ORDER]],
+    `select c.relname as t from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and c.relname = any(string_to_array($1, ','))`,
+    [MIGRATION_ORDER.join(',')],
   );
   const names = MIGRATION_ORDER.filter((t) => present.some((p) => p.t === t));
   if (names.length === 0) return {};
