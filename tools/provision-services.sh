@@ -4,6 +4,7 @@
 #   - pgvector, built from Debian's own source package (bookworm has no binary package)
 #   - a Redis-protocol server (Valkey or Redis 7) on 127.0.0.1:6379
 #   - PgBouncer installed (not started), for the connection-pooler tests
+#   - Chromium, for the gateway status page test
 # Prints the URLs to use as the last lines. Safe to run again: each step checks first.
 # Needs root (apt-get, make install). Set MOSAIC_PROVISION_QUIET=1 to print only the URLs.
 set -euo pipefail
@@ -83,6 +84,9 @@ fi
 # 3. PgBouncer, for the test that proves the advisory lock refuses a transaction-mode pooler
 #    (the tests start their own instance; nothing is left running).
 command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || apt_install pgbouncer
+
+# Debian's Chromium, for the gateway status page's headless-browser test (playwright-core drives it).
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 # 4. A Redis-protocol server (Valkey preferred, Redis 7 speaks the same protocol).
 if ! redis-cli -h 127.0.0.1 -p "$VALKEY_PORT" ping 2>/dev/null | grep -q PONG; then
