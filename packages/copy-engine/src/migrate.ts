@@ -44,7 +44,7 @@ export async function execute(source: Database, target: Database, options: Execu
   const undo = options.onLocked?.(lock);
   try {
     const p = await prepare(source, target, options);
-    const report = await run(p, { source, target }, options.hooks ?? {});
+    const report = await run(p, { source, target }, options.hooks ?? {}, { assertLocked: () => lock.assertHeld() });
     return { plan: p, report };
   } finally {
     undo?.();

@@ -42,6 +42,8 @@ export interface RunConnections {
 }
 
 export interface RunOptions {
+  /** Checked after every table and before the journal is closed: throws to stop the run (lock lost). */
+  assertLocked?: () => Promise<void>;
   /** Fail a COPY that delivers no byte for this long. Default 120 s. */
   stallMs?: number;
 }
@@ -72,6 +74,7 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
       await schedule(todo, plan.jobs, async (table) => {
         try {
           results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert: plan.mode === 'converge', stallMs, hooks }));
+          await options.assertLocked?.();
         } catch (e) {
           failed.add(table.table);
           throw e;
@@ -91,6 +94,7 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
     } finally {
       await reader.close();
     }
+    await options.assertLocked?.();
     hooks.onEvent?.({ type: 'phase', phase: 'finish' });
     await finishRun(target, runId);
     await target.exec(`analyze ${plan.tables.map((t) => `"${t.table}"`).join(', ')}`);
