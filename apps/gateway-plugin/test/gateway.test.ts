@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import postgres from 'postgres';
 import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
@@ -10,6 +13,31 @@ const withPassword = (url: string, password: string) => {
   u.password = password; // trust auth ignores it; it must still never be shown
   return u.toString();
 };
+
+/** The built `mosaic` binary of apps/cli, run as an operator would (a devDependency, so Nx builds it first). */
+const MOSAIC_BIN = join(dirname(createRequire(import.meta.url).resolve('@mosaic/cli/package.json')), 'bin', 'mosaic.js');
+
+function mosaic(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MOSAIC_BIN, ...args], { env: { ...process.env, NO_COLOR: '1', MOSAIC_DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** The parts of a migration report that must not depend on who ran it (not the target's name, run id or timings). */
+function comparable(report: Record<string, unknown>) {
+  const result = report['result'] as { ok: boolean; rows: number; tables: Array<Record<string, unknown>> };
+  const verification = report['verification'] as { ok: boolean };
+  return {
+    to: report['to'], mode: report['mode'], tables: report['tables'], skipped: report['skipped'], totalRows: report['totalRows'], warnings: report['warnings'],
+    result: { ok: result.ok, rows: result.rows, tables: result.tables.map(({ seconds: _seconds, ...t }) => t) }, verified: verification.ok,
+  };
+}
 
 async function sql(url: string, text: string): Promise<unknown[]> {
   const c = postgres(url, { max: 1, onnotice: () => {} });
@@ -24,6 +52,8 @@ describe('gateway plugin over HTTP', () => {
   let store: string;
   let tokens: { valid: string; expired: string };
   let gw: Gateway;
+  let closed = false;
+  let finalReport: Record<string, unknown> | undefined;
   const auth = () => ({ authorization: `Bearer ${tokens.valid}` });
 
   beforeAll(async () => {
@@ -31,7 +61,9 @@ describe('gateway plugin over HTTP', () => {
     tokens = await storeWithTokens(store, 'local');
     gw = await startGateway(store, 'local');
   }, 120_000);
-  afterAll(() => gw?.close());
+  afterAll(async () => {
+    if (gw && !closed) await gw.close();
+  });
 
   it('logs the detected tier at start-up', () => {
     expect(gw.logs.join('')).toContain('mosaic storage: local tier at');
@@ -80,6 +112,7 @@ describe('gateway plugin over HTTP', () => {
     expect(report.state).toBe('succeeded');
     expect(report.report.result.ok).toBe(true);
     expect(report.report.verification.ok).toBe(true);
+    finalReport = report.report as unknown as Record<string, unknown>;
 
     expect((await fetch(`${gw.url}/api/notes`, { method: 'POST' })).status).toBe(201);
     const job = (await (await fetch(`${gw.url}/admin/storage/migrations/${id}`, { headers: auth() })).json()) as { state: string; tables: Record<string, { done: boolean }> };
@@ -111,6 +144,18 @@ describe('gateway plugin over HTTP', () => {
     expect(events.at(-1)).toMatchObject({ type: 'report', state: 'failed' });
     expect((await fetch(`${gw.url}/api/notes`, { method: 'POST' })).status).toBe(201);
   });
+
+  it("the job's final report equals what `mosaic storage migrate-tier --json` reports for the same store", async () => {
+    expect(finalReport, 'the migration job test must run first').toBeDefined();
+    await gw.close(); // a PGlite store has one owner: the gateway lets go before the CLI opens it
+    closed = true;
+    const target = await createTestDatabase();
+    const cli = await mosaic(['storage', 'migrate-tier', '--source', store, '--to', 'federated', '--target-url', target, '--yes', '--json']);
+    expect(cli.status, cli.stderr).toBe(0);
+    const cliReport = JSON.parse(cli.stdout) as Record<string, unknown>;
+    expect(comparable(finalReport!)).toEqual(comparable(cliReport));
+    expect((finalReport!['tables'] as unknown[]).length).toBeGreaterThan(15);
+  }, 180_000);
 });
 
 describe('gateway start-up refusals', () => {

@@ -7,6 +7,7 @@ export type ConnectionErrorCode =
   | 'CONNECTION_REFUSED'
   | 'HOST_NOT_FOUND'
   | 'CONNECT_TIMEOUT'
+  | 'CONNECTION_LOST'
   | 'STORE_NOT_FOUND'
   | 'NOT_A_DIRECTORY'
   | 'NOT_A_PGLITE_STORE'

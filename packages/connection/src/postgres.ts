@@ -1,6 +1,7 @@
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
+import { ConnectionError } from './errors.js';
 import { mapPostgresError } from './postgres-errors.js';
 import { identity, TEXT_OIDS } from './text-values.js';
 import type { Location } from './location.js';
@@ -36,20 +37,37 @@ interface Client {
    * a COPY or a query pending forever on a connection the server ended (#1173).
    */
   guard<T>(work: Promise<T>): Promise<T>;
+  /** A sticky client whose connection ended: it will not run another statement. */
+  readonly lost: boolean;
+  /** The client has talked to the server: a closed connection from now on is a lost one, not a refusal. */
+  readonly established: boolean;
+}
+
+function connectionLost(display: string, cause?: unknown): ConnectionError {
+  return new ConnectionError('CONNECTION_LOST', `The connection to ${display} was lost mid-session (the server ended it, or the database was dropped): the open transaction was rolled back; re-run to resume.`, { cause });
 }
 
 const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01']);
 
-/** A single-connection client: statements queue on it in order, so ensure() runs first. */
-function client(location: PostgresLocation, options: OpenOptions): Client {
+/**
+ * A single-connection client: statements queue on it in order, so ensure() runs first.
+ * `sticky`: the client IS one session (a transaction, a COPY, a snapshot): once its connection
+ * is lost every later statement fails at once with CONNECTION_LOST. Reconnecting would run the
+ * rest of a transaction (even its COMMIT or ROLLBACK) on a new connection that knows nothing of
+ * it, or wait forever for a database being dropped.
+ */
+function client(location: PostgresLocation, options: OpenOptions, sticky: boolean): Client {
   const target = socketTarget(location.url);
   let ready = false;
+  let lost = false;
+  let established = false;
   const waiters = new Set<(error: Error) => void>();
   const make = () => postgres(target.url, {
     ...clientOptions(options),
     ...(target.path ? { path: target.path } : {}),
     onclose: () => {
       ready = false;
+      if (sticky) lost = true;
       const error = Object.assign(new Error('the server closed the connection'), { code: 'CONNECTION_CLOSED' });
       for (const reject of [...waiters]) reject(error);
       waiters.clear();
@@ -69,14 +87,24 @@ function client(location: PostgresLocation, options: OpenOptions): Client {
       return sql;
     },
     async ensure() {
+      if (lost) throw connectionLost(location.display);
       if (ready) return;
-      await guard(sql.unsafe(sessionSetSql()).simple().then(() => undefined));
+      // A new connection (first use, or after a reconnect) gets a deadline: postgres.js can wait
+      // forever for a server that ends the connection during start-up (a database being dropped).
+      await withDeadline(guard(sql.unsafe(sessionSetSql()).simple().then(() => undefined)), options);
       ready = true;
+      established = true;
+    },
+    get lost() {
+      return lost;
+    },
+    get established() {
+      return established;
     },
     guard,
     async recover(error) {
       const code = (error as { code?: unknown })?.code;
-      if (typeof code !== 'string' || !CONNECTION_LOST.has(code)) return;
+      if (sticky || typeof code !== 'string' || !CONNECTION_LOST.has(code)) return;
       const old = sql;
       ready = false;
       sql = make();
@@ -129,9 +157,14 @@ function coalesce(limit = 256 * 1024): Transform {
 
 function makeOps(c: Client, display: string) {
   const { ensure } = c;
+  const mapError = (error: unknown): ConnectionError => {
+    const code = (error as { code?: unknown })?.code;
+    if (c.established && typeof code === 'string' && CONNECTION_LOST.has(code)) return connectionLost(display, error);
+    return mapPostgresError(error, display);
+  };
   const fail = async (error: unknown): Promise<never> => {
     await c.recover(error);
-    throw mapPostgresError(error, display);
+    throw mapError(error);
   };
   return {
     engine: 'postgres' as const,
@@ -167,7 +200,7 @@ function makeOps(c: Client, display: string) {
         }
         return -1;
       } catch (error) {
-        throw mapPostgresError(error, display);
+        throw mapError(error);
       }
     },
     async *copyTo(text: string): AsyncIterable<Uint8Array> {
@@ -176,7 +209,7 @@ function makeOps(c: Client, display: string) {
         await ensure();
         readable = await c.guard(c.sql.unsafe(text).readable());
       } catch (error) {
-        throw mapPostgresError(error, display);
+        throw mapError(error);
       }
       try {
         const iterator = readable.pipe(coalesce())[Symbol.asyncIterator]();
@@ -186,7 +219,7 @@ function makeOps(c: Client, display: string) {
           yield next.value as Uint8Array;
         }
       } catch (error) {
-        throw mapPostgresError(error, display);
+        throw mapError(error);
       }
     },
   };
@@ -196,17 +229,24 @@ function makeOps(c: Client, display: string) {
  * The first statement of a new client, with a hard deadline: postgres.js can wait forever for
  * a server that ends the connection during start-up (a database being dropped, a shutdown).
  */
-async function firstContact(ops: ReturnType<typeof makeOps>, c: Client, location: PostgresLocation, options: OpenOptions): Promise<void> {
+async function firstContact(ops: ReturnType<typeof makeOps>, c: Client, location: PostgresLocation): Promise<void> {
+  try {
+    await ops.query('select 1');
+  } catch (error) {
+    await c.sql.end({ timeout: 0 }).catch(() => {});
+    throw mapPostgresError(error, location.display);
+  }
+}
+
+/** `work`, or CONNECT_TIMEOUT once the connect timeout (plus a margin) has passed. */
+async function withDeadline<T>(work: Promise<T>, options: OpenOptions): Promise<T> {
   const seconds = options.connectTimeoutSeconds ?? 10;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: 'CONNECT_TIMEOUT' })), seconds * 1000 + 500);
   });
   try {
-    await Promise.race([ops.query('select 1'), deadline]);
-  } catch (error) {
-    await c.sql.end({ timeout: 0 }).catch(() => {});
-    throw mapPostgresError(error, location.display);
+    return await Promise.race([work, deadline]);
   } finally {
     clearTimeout(timer);
   }
@@ -214,16 +254,17 @@ async function firstContact(ops: ReturnType<typeof makeOps>, c: Client, location
 
 /** A single-connection client: COPY streams get their own (postgres.js #499, #1173). */
 async function dedicated(location: PostgresLocation, options: OpenOptions): Promise<Session> {
-  const c = client(location, options);
+  const c = client(location, options, true);
   const ops = makeOps(c, location.display);
-  await firstContact(ops, c, location, options);
-  return { ...ops, release: () => c.sql.end({ timeout: 5 }) };
+  await firstContact(ops, c, location);
+  // A lost connection has nothing to finish: end at once rather than wait for stuck statements.
+  return { ...ops, release: () => c.sql.end({ timeout: c.lost ? 0 : 5 }) };
 }
 
 export async function openPostgres(location: PostgresLocation, options: OpenOptions = {}): Promise<Database> {
-  const c = client(location, options);
+  const c = client(location, options, false);
   const ops = makeOps(c, location.display);
-  await firstContact(ops, c, location, options);
+  await firstContact(ops, c, location);
   const withSession = async <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
     const s = await dedicated(location, options);
     try {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
 import { openDatabase } from '../src/index.js';
 import type { Database } from '../src/index.js';
@@ -75,6 +75,45 @@ describe('PostgreSQL session settings', () => {
       expect(row).toMatchObject({ st: '0', bo: 'hex' });
     } finally {
       await Promise.all([db.close(), killer.close()]);
+    }
+  });
+});
+
+describe('PostgreSQL sessions', () => {
+  it('a session whose connection is lost fails every later statement at once and never reconnects', async () => {
+    const url = await createTestDatabase();
+    const db = await openDatabase(url);
+    try {
+      await db.exec('create table t (x int)');
+      const session = await db.session();
+      await session.exec('begin');
+      await session.exec('insert into t values (1)');
+      const [{ pid }] = (await session.query<{ pid: number }>('select pg_backend_pid() as pid')) as [{ pid: number }];
+      await db.query('select pg_terminate_backend($1)', [pid]);
+      await expect(session.query('select 1')).rejects.toMatchObject({ code: expect.stringMatching(/CONNECTION_LOST|QUERY_FAILED/) });
+      // A COMMIT on a new connection would "succeed" with nothing to commit: it must fail instead.
+      const started = performance.now();
+      await expect(session.exec('commit')).rejects.toMatchObject({ code: 'CONNECTION_LOST', message: expect.stringMatching(/was lost mid-session/) });
+      expect(performance.now() - started).toBeLessThan(1000);
+      await session.release();
+      expect(await db.query('select count(*)::int as n from t')).toEqual([{ n: 0 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a statement on a session whose database is dropped under it fails instead of hanging', async () => {
+    const url = await createTestDatabase();
+    const db = await openDatabase(url);
+    const admin = await openDatabase(inject('pgAdminUrl'));
+    try {
+      const session = await db.session();
+      await session.exec('begin');
+      await admin.exec(`drop database "${new URL(url).pathname.slice(1)}" with (force)`);
+      await expect(session.exec('rollback')).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
+      await session.release();
+    } finally {
+      await Promise.all([db.close().catch(() => {}), admin.close()]);
     }
   });
 });
