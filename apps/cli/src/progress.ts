@@ -61,5 +61,6 @@ const PHASES = {
   copy: 'Copying tables',
   deferred: 'Restoring self-references and the users <-> teams link',
   sequences: 'Moving identity sequences past the copied maximum',
+  constraints: 'Building indexes and validating foreign keys (off during the load)',
   finish: 'Closing the run journal',
 } as const;

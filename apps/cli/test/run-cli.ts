@@ -18,7 +18,8 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
 /** Starts the binary and returns the child, for tests that signal it or race two of them. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, spawnOptions: SpawnOptions = {}): ChildProcess & { output: { stdout: string; stderr: string }; closed: Promise<number | null> } {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, NO_COLOR: '1', MOSAIC_DATABASE_URL: '', ...env },
+    // No FORCE_COLOR from the test runner: Node warns that it overrides NO_COLOR.
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, MOSAIC_DATABASE_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...spawnOptions,
   }) as ChildProcess & { output: { stdout: string; stderr: string }; closed: Promise<number | null> };

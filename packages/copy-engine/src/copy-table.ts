@@ -47,12 +47,20 @@ async function nextBoundary(db: { query: Database['query'] }, table: PlannedTabl
   return { rows: Number(row.mosaic_n), last: table.primaryKey.map((_, i) => row[`mosaic_k${i}`]!) };
 }
 
+/**
+ * Upsert of a staged chunk. A row that is already there byte for byte (compared as text, so a
+ * jsonb 2406.60 differs from 2406.6) is left alone: no new row version, no index entry, no
+ * trigger, which makes re-running onto a full target mostly reads. Deferred columns are
+ * staged NULL and are neither written nor compared here; the deferred pass sets them.
+ */
 function upsertSql(table: PlannedTable): string {
   const cols = list(table.columns);
-  const updates = table.columns.filter((c) => !table.primaryKey.includes(c)).map((c) => `${ident(c)} = excluded.${ident(c)}`);
+  const compared = table.columns.filter((c) => !table.primaryKey.includes(c) && !table.deferred.includes(c));
+  const updates = compared.map((c) => `${ident(c)} = excluded.${ident(c)}`);
   const overriding = table.identity.length > 0 ? ' overriding system value' : '';
-  const onConflict = updates.length > 0 ? `do update set ${updates.join(', ')}` : 'do nothing';
-  return `insert into ${ident(table.table)} (${cols})${overriding} select ${cols} from mosaic_stage on conflict (${list(table.primaryKey)}) ${onConflict}`;
+  const differs = `row(${compared.map((c) => `t.${ident(c)}`).join(', ')})::text is distinct from row(${compared.map((c) => `excluded.${ident(c)}`).join(', ')})::text`;
+  const onConflict = updates.length > 0 ? `do update set ${updates.join(', ')} where ${differs}` : 'do nothing';
+  return `insert into ${ident(table.table)} as t (${cols})${overriding} select ${cols} from mosaic_stage on conflict (${list(table.primaryKey)}) ${onConflict}`;
 }
 
 /**
@@ -73,36 +81,64 @@ export async function copyTable(table: PlannedTable, ctx: TableCopyContext): Pro
   const select = table.columns.map((c) => (table.deferred.includes(c) ? `null::${table.columnTypes[c]} as ${ident(c)}` : ident(c))).join(', ');
   const into = ctx.upsert ? 'mosaic_stage' : ident(table.table);
 
-  for (;;) {
-    const more = await ctx.source.withSnapshot(async (src) => {
-      const boundary = await nextBoundary(src, table, lastKey, ctx.batchSize);
-      if (!boundary) return false;
-      const range = [lastKey ? keyCompare(table, '>', lastKey) : null, keyCompare(table, '<=', boundary.last)].filter(Boolean).join(' and ');
-      const copyOut = `copy (select ${select} from ${ident(table.table)} where ${range}) to stdout (format binary)`;
-      const session: Session = await ctx.target.session();
-      try {
-        await session.exec('begin');
-        if (ctx.upsert) await session.exec(`create temp table mosaic_stage (like ${ident(table.table)} including defaults) on commit drop`);
-        const data = watched(src.copyTo(copyOut), table.table, ctx.stallMs, (n) => (bytes += n));
-        await session.copyFrom(`copy ${into} (${list(table.columns)}) from stdin (format binary)`, data);
-        if (ctx.upsert) await session.exec(upsertSql(table));
-        await recordChunk(session, ctx.runId, table.table, boundary.last, boundary.rows);
-        await ctx.hooks.failpoint?.(`chunk:${table.table}:${chunk}`);
-        await session.exec('commit');
-      } catch (error) {
-        await session.exec('rollback').catch(() => {});
-        throw error;
-      } finally {
-        await session.release();
-      }
-      lastKey = boundary.last;
-      rows += boundary.rows;
-      done += boundary.rows;
-      chunk++;
-      ctx.hooks.onEvent?.({ type: 'table-progress', table: table.table, rowsDone: done, rows: Math.max(table.rows, done), bytes });
-      return boundary.rows === ctx.batchSize;
+  type Boundary = NonNullable<Awaited<ReturnType<typeof nextBoundary>>>;
+  const copyOut = (after: readonly string[] | null, boundary: Boundary) => {
+    const range = [after ? keyCompare(table, '>', after) : null, keyCompare(table, '<=', boundary.last)].filter(Boolean).join(' and ');
+    return `copy (select ${select} from ${ident(table.table)} where ${range}) to stdout (format binary)`;
+  };
+  /** One chunk into the target: its rows and its journal entry in one transaction. */
+  const write = async (boundary: Boundary, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
+    const session: Session = await ctx.target.session();
+    try {
+      await session.exec('begin');
+      if (ctx.upsert) await session.exec(`create temp table mosaic_stage (like ${ident(table.table)} including defaults) on commit drop`);
+      await session.copyFrom(`copy ${into} (${list(table.columns)}) from stdin (format binary)`, data);
+      if (ctx.upsert) await session.exec(upsertSql(table));
+      await recordChunk(session, ctx.runId, table.table, boundary.last, boundary.rows);
+      await ctx.hooks.failpoint?.(`chunk:${table.table}:${chunk}`);
+      await session.exec('commit');
+    } catch (error) {
+      await session.exec('rollback').catch(() => {});
+      throw error;
+    } finally {
+      await session.release();
+    }
+    lastKey = boundary.last;
+    rows += boundary.rows;
+    done += boundary.rows;
+    chunk++;
+    ctx.hooks.onEvent?.({ type: 'table-progress', table: table.table, rowsDone: done, rows: Math.max(table.rows, done), bytes });
+  };
+
+  if (ctx.source.materialized) {
+    // The source hands each chunk over whole (PGlite): read the next one while the target
+    // ingests this one, so the single-threaded source and the server work at the same time.
+    const fetch = (after: readonly string[] | null) => ctx.source.withSnapshot(async (src) => {
+      const boundary = await nextBoundary(src, table, after, ctx.batchSize);
+      if (!boundary) return undefined;
+      const data: Uint8Array[] = [];
+      for await (const part of watched(src.copyTo(copyOut(after, boundary)), table.table, ctx.stallMs, (n) => (bytes += n))) data.push(part);
+      return { boundary, data };
     });
-    if (!more) break;
+    let next = fetch(lastKey);
+    for (;;) {
+      const current = await next;
+      if (!current) break;
+      next = current.boundary.rows === ctx.batchSize ? fetch(current.boundary.last) : Promise.resolve(undefined);
+      next.catch(() => {}); // if this chunk's write fails, its error is the one that counts
+      await write(current.boundary, current.data);
+    }
+  } else {
+    // A server source streams each chunk from its snapshot straight into the target.
+    for (;;) {
+      const more = await ctx.source.withSnapshot(async (src) => {
+        const boundary = await nextBoundary(src, table, lastKey, ctx.batchSize);
+        if (!boundary) return false;
+        await write(boundary, watched(src.copyTo(copyOut(lastKey, boundary)), table.table, ctx.stallMs, (n) => (bytes += n)));
+        return boundary.rows === ctx.batchSize;
+      });
+      if (!more) break;
+    }
   }
   // Every row of the snapshot must now be in the target: a cheap guard against any gap.
   const [sourceCount, targetCount] = await Promise.all([

@@ -9,9 +9,13 @@ import { watched } from './stream.js';
  * once every row is in: their values stream from the source snapshot into a temp table, and
  * one UPDATE sets them. Idempotent (only rows that differ are touched); needs no superuser.
  */
-export async function restoreDeferred(table: PlannedTable, column: string, source: SourceReader, target: Database, stallMs: number): Promise<void> {
+export async function restoreDeferred(table: PlannedTable, column: string, source: SourceReader, target: Database, stallMs: number, everyRow = false): Promise<void> {
   const keys = list(table.primaryKey);
-  const copyOut = `copy (select ${keys}, ${ident(column)} from ${ident(table.table)} where ${ident(column)} is not null) to stdout (format binary)`;
+  // After a fresh load the column is NULL everywhere: only the set values need to move. Over
+  // rows that were there before (a converge run), a value the source has since cleared must
+  // be cleared too, so every row's value moves.
+  const where = everyRow ? '' : `where ${ident(column)} is not null`;
+  const copyOut = `copy (select ${keys}, ${ident(column)} from ${ident(table.table)} ${where}) to stdout (format binary)`;
   await source.withSnapshot(async (src) => {
     const session: Session = await target.session();
     try {
@@ -20,7 +24,7 @@ export async function restoreDeferred(table: PlannedTable, column: string, sourc
       await session.exec(`create temp table mosaic_deferred (${defs}) on commit drop`);
       await session.copyFrom('copy mosaic_deferred from stdin (format binary)', watched(src.copyTo(copyOut), `${table.table}.${column}`, stallMs, () => {}));
       const match = table.primaryKey.map((k) => `t.${ident(k)} = d.${ident(k)}`).join(' and ');
-      await session.exec(`update ${ident(table.table)} t set ${ident(column)} = d.mosaic_value from mosaic_deferred d where ${match} and t.${ident(column)} is distinct from d.mosaic_value`);
+      await session.exec(`update ${ident(table.table)} t set ${ident(column)} = d.mosaic_value from mosaic_deferred d where ${match} and t.${ident(column)}::text is distinct from d.mosaic_value::text`);
       await session.exec('commit');
     } catch (error) {
       await session.exec('rollback').catch(() => {});

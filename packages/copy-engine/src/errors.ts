@@ -9,7 +9,8 @@ export type CopyEngineErrorCode =
   | 'SAME_LOCATION'
   | 'UNSUPPORTED_TARGET'
   | 'COPY_STALLED'
-  | 'COPY_MISMATCH';
+  | 'COPY_MISMATCH'
+  | 'CONSTRAINT_FAILED';
 
 /** A refusal or failure of the copy engine, one operator line with the fix. */
 export class CopyEngineError extends Error {

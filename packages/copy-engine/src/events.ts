@@ -1,6 +1,6 @@
 /** What run() reports as it goes: rendered by the CLI, streamed by the gateway plugin. */
 export type CopyEvent =
-  | { readonly type: 'phase'; readonly phase: 'schema' | 'copy' | 'deferred' | 'sequences' | 'finish' }
+  | { readonly type: 'phase'; readonly phase: 'schema' | 'copy' | 'deferred' | 'sequences' | 'constraints' | 'finish' }
   | { readonly type: 'table-start'; readonly table: string; readonly rows: number; readonly resumedRows: number }
   | { readonly type: 'table-progress'; readonly table: string; readonly rowsDone: number; readonly rows: number; readonly bytes: number }
   | { readonly type: 'table-done'; readonly table: string; readonly rows: number; readonly bytes: number; readonly seconds: number; readonly resumed: boolean };

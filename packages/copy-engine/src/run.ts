@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@mosaic/connection';
 import { applyMigrations } from '@mosaic/schema';
+import { missingLoadDdl, relaxForLoad, restoreAfterLoad } from './constraints.js';
+import type { RebuiltDdl } from './constraints.js';
 import { copyTable } from './copy-table.js';
 import type { TableCopyResult } from './copy-table.js';
 import { restoreDeferred } from './deferred.js';
@@ -10,6 +12,8 @@ import type { Plan } from './plan.js';
 import { schedule } from './schedule.js';
 import { resetSequence } from './sequences.js';
 import { openSourceReader } from './source.js';
+
+export type { RebuiltDdl } from './constraints.js';
 
 export type TableStatus = 'copied' | 'already-copied' | 'failed' | 'not-started';
 
@@ -32,6 +36,8 @@ export interface RunReport {
   readonly seconds: number;
   readonly rowsPerSecond: number;
   readonly warnings: readonly string[];
+  /** Foreign keys and indexes dropped for the load and put back at the end (none when the target kept them). */
+  readonly rebuilt: readonly RebuiltDdl[];
   /** Set when ok is false: what stopped the run (a re-run resumes). */
   readonly error?: unknown;
 }
@@ -60,6 +66,7 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
   const results = new Map<string, TableCopyResult>();
   const failed = new Set<string>();
   const runId = plan.runId ?? randomUUID();
+  const rebuilt: RebuiltDdl[] = [];
   let error: unknown;
   try {
     hooks.onEvent?.({ type: 'phase', phase: 'schema' });
@@ -67,22 +74,34 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
     if (plan.mode !== 'resume') {
       await startRun(target, { runId, sourceInstance: plan.source.instanceId, sourceLocation: plan.source.location, sourceTier: plan.source.tier, targetTier: plan.to });
     }
+    // Foreign keys and secondary indexes off while a fresh target loads (a resumed run finds
+    // them off already and keeps them so); a converge run writes few rows and keeps them on.
+    const names = plan.tables.map((t) => t.table);
+    const relaxed = plan.mode === 'fresh'
+      ? await relaxForLoad(target, plan.to, names)
+      : plan.mode === 'resume' && (await missingLoadDdl(target, plan.to, names)).some((d) => d.kind === 'foreign-key') && (await relaxForLoad(target, plan.to, names));
+    // With the foreign keys off, self-references and the users <-> teams cycle load as they are.
+    const tables = relaxed ? plan.tables.map((t) => ({ ...t, deferred: [] })) : plan.tables;
+    const builds: Promise<void>[] = [];
+    let buildFailure: PromiseRejectedResult | undefined;
     const reader = await openSourceReader(source);
     try {
       hooks.onEvent?.({ type: 'phase', phase: 'copy' });
-      const todo = plan.tables.filter((t) => !t.resume?.done);
+      const todo = tables.filter((t) => !t.resume?.done);
       await schedule(todo, plan.jobs, async (table) => {
         try {
           results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert: plan.mode === 'converge', stallMs, hooks }));
           await options.assertLocked?.();
+          // A loaded table's indexes (the HNSW one above all) build while later tables load.
+          if (relaxed) builds.push(restoreAfterLoad(target, plan.to, [table.table], ['index']).then((r) => void rebuilt.push(...r)));
         } catch (e) {
           failed.add(table.table);
           throw e;
         }
       });
-      hooks.onEvent?.({ type: 'phase', phase: 'deferred' });
-      for (const table of plan.tables) {
-        for (const column of table.deferred) await restoreDeferred(table, column, reader, target, stallMs);
+      if (tables.some((t) => t.deferred.length > 0)) hooks.onEvent?.({ type: 'phase', phase: 'deferred' });
+      for (const table of tables) {
+        for (const column of table.deferred) await restoreDeferred(table, column, reader, target, stallMs, plan.mode === 'converge');
       }
       hooks.onEvent?.({ type: 'phase', phase: 'sequences' });
       for (const table of plan.tables) {
@@ -93,11 +112,17 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
       }
     } finally {
       await reader.close();
+      // Every index build started ends before the run does, whatever happened meanwhile.
+      buildFailure = (await Promise.allSettled(builds)).find((b): b is PromiseRejectedResult => b.status === 'rejected');
     }
+    if (buildFailure) throw buildFailure.reason;
+    await target.exec(`analyze ${plan.tables.map((t) => `"${t.table}"`).join(', ')}`);
+    // Always: whatever a stopped run left dropped is put back, whoever dropped it.
+    if ((await missingLoadDdl(target, plan.to, names)).length > 0) hooks.onEvent?.({ type: 'phase', phase: 'constraints' });
+    rebuilt.push(...(await restoreAfterLoad(target, plan.to, names)));
     await options.assertLocked?.();
     hooks.onEvent?.({ type: 'phase', phase: 'finish' });
     await finishRun(target, runId);
-    await target.exec(`analyze ${plan.tables.map((t) => `"${t.table}"`).join(', ')}`);
   } catch (e) {
     error = e;
   }
@@ -118,6 +143,7 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
     seconds,
     rowsPerSecond: Math.round(rows / Math.max(seconds, 0.001)),
     warnings: plan.warnings,
+    rebuilt,
     ...(error !== undefined ? { error } : {}),
   };
 }

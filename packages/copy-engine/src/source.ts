@@ -8,6 +8,8 @@ import type { Database, Queryable, Session } from '@mosaic/connection';
  * PGlite: the store is opened exclusively (store lock): nothing else can write to it.
  */
 export interface SourceReader {
+  /** Chunks arrive whole (PGlite's COPY TO '/dev/blob'), so reading ahead costs one chunk of memory. */
+  readonly materialized: boolean;
   /** Runs `fn` on a session that sees the snapshot; released after. */
   withSnapshot<T>(fn: (session: Queryable & Pick<Session, 'copyTo'>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -15,7 +17,7 @@ export interface SourceReader {
 
 export async function openSourceReader(db: Database): Promise<SourceReader> {
   if (db.engine === 'pglite') {
-    return { withSnapshot: (fn) => fn(db), close: async () => {} };
+    return { materialized: true, withSnapshot: (fn) => fn(db), close: async () => {} };
   }
   const holder = await db.session();
   let snapshot: string;
@@ -28,6 +30,7 @@ export async function openSourceReader(db: Database): Promise<SourceReader> {
     throw error;
   }
   return {
+    materialized: false,
     async withSnapshot(fn) {
       const session = await db.session();
       try {

@@ -20,7 +20,7 @@ export function migrationSummary(plan: Plan, report?: RunReport, dryRun = false)
     ...(report
       ? {
           result: {
-            ok: report.ok, runId: report.runId, tables: report.tables, rows: report.rows, seconds: report.seconds, rowsPerSecond: report.rowsPerSecond,
+            ok: report.ok, runId: report.runId, tables: report.tables, rows: report.rows, seconds: report.seconds, rowsPerSecond: report.rowsPerSecond, rebuilt: report.rebuilt,
             ...(error ? { error: { code: error.code ?? 'UNEXPECTED', message: error.message ?? String(error) } } : {}),
           },
         }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase } from '@mosaic/connection';
 import type { Database } from '@mosaic/connection';
 import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
-import { applyMigrations, MIGRATION_ORDER, readSchemaInfo, SCHEMA_VERSION, SchemaError, tableGraph } from '../src/index.js';
+import { applyMigrations, loadDdl, MIGRATION_ORDER, readSchemaInfo, SCHEMA_VERSION, SchemaError, tableGraph } from '../src/index.js';
 import type { Tier } from '../src/index.js';
 import { deriveMigrationOrder } from '../src/order.js';
 
@@ -44,6 +44,15 @@ async function check(db: Database, tier: Tier) {
   const tables = await db.query<{ t: string }>("select tablename as t from pg_tables where schemaname = 'public'");
   expect(tables.map((r) => r.t).sort()).toEqual([...MIGRATION_ORDER].sort());
   expect(deriveMigrationOrder(graph)).toEqual([...MIGRATION_ORDER]);
+
+  // loadDdl (what a bulk load drops and puts back) names exactly the live foreign keys and
+  // non-unique indexes: a later migration that renames one must keep this list true.
+  const live = await db.query<{ item: string }>(`
+    select format('foreign-key %s.%s', conrelid::regclass, conname) as item from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace
+    union all
+    select format('index %s.%s', i.indrelid::regclass, c.relname) from pg_index i join pg_class c on c.oid = i.indexrelid
+     where c.relnamespace = 'public'::regnamespace and not i.indisunique and not i.indisprimary`);
+  expect(live.map((r) => r.item).sort()).toEqual(loadDdl(tier).map((d) => `${d.kind} ${d.table}.${d.name}`).sort());
 
   const embedding = await db.query("select 1 from information_schema.columns where table_name = 'insights' and column_name = 'embedding'");
   const vector = await db.query("select 1 from pg_extension where extname = 'vector'");

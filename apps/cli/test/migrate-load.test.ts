@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { loadDdl, SKIPPED_TABLES } from '@mosaic/schema';
+import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
+import { expectMigrated, initSeed, presentLoadDdl, query } from './migrate-helpers.js';
+import { runCli } from './run-cli.js';
+
+const migrate = (source: string, target: string, ...extra: string[]) =>
+  runCli(['storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', target, '--yes', ...extra]);
+
+interface JsonReport {
+  mode: string;
+  result: { ok: boolean; rebuilt: Array<{ table: string; name: string; kind: string; seconds: number }> };
+}
+
+describe('foreign keys and indexes during the load', () => {
+  it('are off while a fresh target loads, even across a crash, and all back at the end', async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local', 5);
+    const target = await createTestDatabase();
+    const crashed = await runCli(['storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', target, '--yes', '--batch-size', '500'], { MOSAIC_FAILPOINT: 'chunk:messages:1' });
+    expect(crashed.status, crashed.stderr).toBeNull();
+    // Mid-load: none of the copied tables' foreign keys (the skipped tables keep theirs). A
+    // table's indexes are built as soon as it is loaded, so insights may have its HNSW index.
+    const midway = await presentLoadDdl(target);
+    const copiedKeys = loadDdl('federated').filter((d) => d.kind === 'foreign-key' && !Object.hasOwn(SKIPPED_TABLES, d.table)).map((d) => `foreign-key ${d.name}`);
+    expect(copiedKeys.length).toBeGreaterThan(20);
+    expect(midway.filter((item) => copiedKeys.includes(item))).toEqual([]);
+
+    const rerun = await migrate(source, target, '--batch-size', '500', '--json');
+    expect(rerun.status, rerun.stderr).toBe(0);
+    const report = JSON.parse(rerun.stdout) as JsonReport;
+    expect(report.mode).toBe('resume');
+    const rebuilt = report.result.rebuilt.map((d) => `${d.kind} ${d.name}`);
+    expect(rebuilt).toContain('index insights_embedding_hnsw');
+    expect(rebuilt).toContain('foreign-key messages_parent_id_messages_id_fk');
+    expect(rebuilt).toContain('foreign-key users_active_team_id_teams_id_fk');
+    expect(rebuilt.indexOf('index insights_embedding_hnsw')).toBeLessThan(rebuilt.findIndex((r) => r.startsWith('foreign-key')));
+    await expectMigrated(source, target, false); // includes: every FK and index of the tier is back
+  });
+
+  it('stay on for a role that does not own the tables: self-references are loaded NULL and set after', async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local', 3);
+    const admin = await createTestDatabase();
+    const init = await runCli(['storage', 'init', '--url', admin, '--tier', 'federated']);
+    expect(init.status, init.stderr).toBe(0);
+    const role = `mosaic_writer_${Math.random().toString(36).slice(2, 8)}`;
+    await query(admin, `create role ${role} login;
+      grant create on database "${new URL(admin).pathname.slice(1)}" to ${role};
+      grant usage, create on schema public, mosaic, drizzle to ${role};
+      grant select, insert, update on all tables in schema public, mosaic, drizzle to ${role};
+      grant usage, select, update on all sequences in schema public to ${role}`);
+    const target = Object.assign(new URL(admin), { username: role }).toString();
+
+    const result = await migrate(source, target, '--json');
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as JsonReport;
+    expect(report.result.rebuilt).toEqual([]);
+    await expectMigrated(source, admin, false);
+    const [row] = await query<{ n: number }>(admin, 'select count(*)::int as n from messages where parent_id is not null');
+    expect(row!.n).toBeGreaterThan(0);
+  });
+});
+
+describe('a re-run onto a finished target (converge)', () => {
+  it('leaves identical rows untouched and carries every change, a cleared self-reference included', async () => {
+    const source = await createTestDatabase();
+    await initSeed(source, 'standalone', 3);
+    const target = await createTestDatabase();
+    expect((await migrate(source, target)).status).toBe(0);
+
+    const [child] = await query<{ id: string; parent: string }>(source, 'select id::text, parent_id::text as parent from messages where parent_id is not null order by id limit 1');
+    const [edited] = await query<{ id: string }>(source, `select id::text from messages where id <> '${child!.id}' order by id desc limit 1`);
+    const [untouched] = await query<{ id: string }>(source, `select id::text from messages where id not in ('${child!.id}', '${edited!.id}') and parent_id is null order by id limit 1`);
+    const [before] = await query<{ xmin: string }>(target, `select xmin::text from messages where id = '${untouched!.id}'`);
+    await query(source, `update messages set parent_id = null where id = '${child!.id}';
+      update messages set content = content || ' (edited)', tool_calls = '{"a": 2406.60}' where id = '${edited!.id}'`);
+
+    const rerun = await migrate(source, target, '--json');
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect((JSON.parse(rerun.stdout) as JsonReport).mode).toBe('converge');
+    await expectMigrated(source, target, false);
+    const [cleared] = await query<{ parent: string | null }>(target, `select parent_id::text as parent from messages where id = '${child!.id}'`);
+    expect(cleared!.parent).toBeNull();
+    const [changed] = await query<{ metadata: string }>(target, `select tool_calls::text as metadata from messages where id = '${edited!.id}'`);
+    expect(changed!.metadata).toBe('{"a": 2406.60}');
+    const [after] = await query<{ xmin: string }>(target, `select xmin::text from messages where id = '${untouched!.id}'`);
+    expect(after!.xmin).toBe(before!.xmin); // not rewritten: no new row version
+  });
+});

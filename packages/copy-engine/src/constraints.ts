@@ -1,0 +1,89 @@
+import type { Database } from '@mosaic/connection';
+import { loadDdl } from '@mosaic/schema';
+import type { LoadDdl, Tier } from '@mosaic/schema';
+import { CopyEngineError } from './errors.js';
+import { ident } from './sql.js';
+
+/**
+ * Foreign keys and secondary indexes are off while a fresh target loads, and put back at the
+ * end, as pg_restore does: one validation query per foreign key and one index build cost far
+ * less than a foreign-key check per row and an HNSW insert per vector. Without the foreign
+ * keys, self-references (messages.parent_id) and the users <-> teams cycle load as they are,
+ * with no NULL-then-UPDATE pass. The list comes from the tier's migrations, so a run that
+ * stopped half-way puts back exactly what the schema defines, whoever dropped it.
+ */
+
+/** The load DDL of the copied tables that the target lacks right now. */
+export async function missingLoadDdl(target: Database, tier: Tier, tables: readonly string[]): Promise<LoadDdl[]> {
+  const wanted = loadDdl(tier).filter((d) => tables.includes(d.table));
+  const present = await target.query<{ kind: string; name: string }>(`
+    select 'foreign-key' as kind, conname::text as name from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace
+    union all
+    select 'index', relname::text from pg_class where relkind = 'i' and relnamespace = 'public'::regnamespace`);
+  const have = new Set(present.map((p) => `${p.kind} ${p.name}`));
+  return wanted.filter((d) => !have.has(`${d.kind} ${d.name}`));
+}
+
+/**
+ * Drops the copied tables' foreign keys and secondary indexes, in one transaction. Returns
+ * false, changing nothing, when this role may not (it does not own the tables): the load then
+ * runs with them on, deferring the self-references instead.
+ */
+export async function relaxForLoad(target: Database, tier: Tier, tables: readonly string[]): Promise<boolean> {
+  const ddl = loadDdl(tier).filter((d) => tables.includes(d.table));
+  try {
+    await target.transaction(async (tx) => {
+      for (const d of ddl) {
+        await tx.exec(d.kind === 'foreign-key'
+          ? `alter table ${ident(d.table)} drop constraint if exists ${ident(d.name)}`
+          : `drop index if exists ${ident(d.name)}`);
+      }
+    });
+    return true;
+  } catch (error) {
+    if ((error as { sqlState?: string }).sqlState === '42501') return false;
+    throw error;
+  }
+}
+
+/** A foreign key or index put back after the load, and how long it took. */
+export interface RebuiltDdl {
+  readonly table: string;
+  readonly name: string;
+  readonly kind: 'foreign-key' | 'index';
+  readonly seconds: number;
+}
+
+/**
+ * Builds the missing indexes, then adds the missing foreign keys, each validated against every
+ * row (one query), of the given tables (`kinds` limits which). The index build gets working
+ * memory for itself: HNSW builds several times faster when the graph fits (pgvector warns
+ * otherwise). Throws CONSTRAINT_FAILED when copied rows break a foreign key.
+ */
+export async function restoreAfterLoad(
+  target: Database, tier: Tier, tables: readonly string[], kinds: ReadonlyArray<LoadDdl['kind']> = ['index', 'foreign-key'],
+): Promise<RebuiltDdl[]> {
+  const missing = (await missingLoadDdl(target, tier, tables)).filter((d) => kinds.includes(d.kind));
+  if (missing.length === 0) return [];
+  const done: RebuiltDdl[] = [];
+  const session = await target.session();
+  try {
+    await session.exec("set maintenance_work_mem = '1GB'");
+    for (const d of [...missing.filter((m) => m.kind === 'index'), ...missing.filter((m) => m.kind === 'foreign-key')]) {
+      const started = performance.now();
+      try {
+        await session.exec(d.sql);
+      } catch (error) {
+        const sqlState = (error as { sqlState?: string }).sqlState;
+        if (sqlState === '23503') {
+          throw new CopyEngineError('CONSTRAINT_FAILED', `${d.table}: foreign key ${d.name} does not hold for the copied rows (${(error as Error).message}). The run stays open; fix the source and re-run.`, { cause: error });
+        }
+        throw error;
+      }
+      done.push({ table: d.table, name: d.name, kind: d.kind, seconds: (performance.now() - started) / 1000 });
+    }
+  } finally {
+    await session.release();
+  }
+  return done;
+}

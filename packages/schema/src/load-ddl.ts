@@ -1,0 +1,40 @@
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import type { Tier } from './graph.js';
+import { migrationsFolder } from './migrate.js';
+
+/**
+ * A foreign key or a secondary index that a bulk load can do without and put back afterwards,
+ * as pg_restore does: checking a foreign key row by row, or inserting into an HNSW index one
+ * vector at a time, costs far more than validating the constraint or building the index once
+ * at the end.
+ */
+export interface LoadDdl {
+  readonly kind: 'foreign-key' | 'index';
+  readonly table: string;
+  readonly name: string;
+  /** The statement from the tier's migrations that creates it. */
+  readonly sql: string;
+}
+
+const FOREIGN_KEY = /^ALTER TABLE "([^"]+)" ADD CONSTRAINT "([^"]+)" FOREIGN KEY/;
+const INDEX = /^CREATE INDEX "([^"]+)" ON "([^"]+)"/;
+
+/**
+ * Every foreign key and non-unique index the tier's checked-in migrations create, with the
+ * statement that creates it. The migrations are the single source of truth: a run that stopped
+ * after dropping them recreates them from here, not from a catalog it no longer has.
+ * Primary keys and unique constraints are never in this list (resume and upsert need them).
+ */
+export function loadDdl(tier: Tier): LoadDdl[] {
+  const out: LoadDdl[] = [];
+  for (const migration of readMigrationFiles({ migrationsFolder: migrationsFolder(tier) })) {
+    for (const raw of migration.sql) {
+      const sql = raw.trim().replace(/;$/, '');
+      const fk = FOREIGN_KEY.exec(sql);
+      if (fk) out.push({ kind: 'foreign-key', table: fk[1]!, name: fk[2]!, sql });
+      const index = INDEX.exec(sql);
+      if (index) out.push({ kind: 'index', table: index[2]!, name: index[1]!, sql });
+    }
+  }
+  return out;
+}
