@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: lint, then typecheck and test every project through Nx, then one closing line
+// `npm test`: build and typecheck, lint, then test every project through Nx, then one closing line
 // that adds up every vitest run: "tests: N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -19,7 +19,8 @@ function step(args) {
 // Build first: it leaves Nx's project graph cached, which eslint's module-boundary rule needs
 // (on a fresh clone without it, the rule is silently skipped).
 let status = step(['npx', 'nx', 'run-many', '-t', 'build', 'typecheck', '--outputStyle=static']);
-if (status === 0) status = step(['npx', 'eslint', '.']);
+// npm run lint: eslint, then the publish check of every package's tarball (tools/publish-check.mjs).
+if (status === 0) status = step(['npm', 'run', '--silent', 'lint']);
 if (status === 0) status = step(['npx', 'nx', 'run-many', '-t', 'test', '--outputStyle=static', '--parallel=1', ...process.argv.slice(2)]);
 
 let passed = 0;

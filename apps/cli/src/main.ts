@@ -10,6 +10,7 @@ import { statusCommand } from './commands/status.js';
 import { verifyCommand } from './commands/verify.js';
 import { defaultLocation } from './defaults.js';
 import { describeError } from './errors.js';
+import { EPILOGUE, examples, MIGRATE_EPILOGUE } from './help.js';
 import { EXIT } from './exit.js';
 import { createOutput } from './output.js';
 import type { Output } from './output.js';
@@ -59,8 +60,7 @@ export async function main(argv: string[]): Promise<number> {
               .option('url', { type: 'string', describe: 'PostgreSQL URL or PGlite directory (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
               .option('valkey-url', { type: 'string', default: process.env.MOSAIC_VALKEY_URL, defaultDescription: '$MOSAIC_VALKEY_URL', describe: 'Valkey/Redis URL to health-check for a federated store' })
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
-              .example('$0 storage status', 'the default local store')
-              .example('$0 storage status --url postgresql://mosaic:***@db:5432/mosaic --valkey-url redis://cache:6379 --json', ''),
+              .example(examples('status')),
           (a) => schedule(a.json, (out) => statusCommand({ url: a.url ?? defaultLocation(), valkeyUrl: a['valkey-url'], connectTimeout: a['connect-timeout'] }, out)),
         )
         .command(
@@ -72,8 +72,7 @@ export async function main(argv: string[]): Promise<number> {
               .option('tier', { choices: TIERS, describe: 'Tier to create (default: local for a directory; federated for a database with pgvector installed, else standalone)' })
               .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for the Mosaic lock; default: wait' })
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
-              .example('$0 storage init --url ~/.mosaic/data', 'a local (PGlite) store')
-              .example('$0 storage init --url postgresql://mosaic:***@db:5432/mosaic --tier federated', 'a federated store'),
+              .example(examples('init')),
           (a) => schedule(a.json, (out) => initCommand({ url: a.url ?? defaultLocation(), tier: a.tier as Tier | undefined, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'] }, out)),
         )
         .command(
@@ -86,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
               .option('seed', { type: 'number', default: 1, describe: 'Random seed: the same seed and scale give identical data' })
               .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for the Mosaic lock; default: wait' })
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
-              .example('$0 storage seed --url ~/.mosaic/data --scale 10', 'about 10,000 rows'),
+              .example(examples('seed')),
           (a) => schedule(a.json, (out) => seedCommand({ url: a.url ?? defaultLocation(), scale: a.scale, seed: a.seed, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'] }, out)),
         )
         .command(
@@ -104,8 +103,8 @@ export async function main(argv: string[]): Promise<number> {
               .option('jobs', { type: 'number', default: 2, describe: 'Tables copied at once (a table starts when its parents are done)' })
               .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for another run; default: wait' })
               .option('verify', { type: 'boolean', default: true, describe: 'Verify the target against the source at the end (--no-verify skips it)' })
-              .example('$0 storage migrate-tier --to federated --target-url postgresql://mosaic:***@db:5433/mosaic --dry-run', 'see what would move')
-              .example('$0 storage migrate-tier --to federated --target-url postgresql://mosaic:***@db:5433/mosaic --yes', 'move it'),
+              .example(examples('migrate-tier'))
+              .epilogue(MIGRATE_EPILOGUE),
           (a) => schedule(a.json, (out) => migrateTierCommand({
             to: a.to as Tier, source: a.source ?? defaultLocation(), targetUrl: a['target-url'], dryRun: a['dry-run'], yes: a.yes,
             batchSize: a['batch-size'], jobs: a.jobs, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'], verify: a.verify,
@@ -119,12 +118,15 @@ export async function main(argv: string[]): Promise<number> {
               .option('source', { type: 'string', describe: 'The migrated store (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
               .option('target-url', { type: 'string', demandOption: true, describe: 'PostgreSQL URL of the target' })
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
-              .example('$0 storage verify --source ~/.mosaic/data --target-url postgresql://mosaic:***@db:5433/mosaic', 'exit 4 and the keys when anything differs'),
+              .example(examples('verify')),
           (a) => schedule(a.json, (out) => verifyCommand({ source: a.source ?? defaultLocation(), targetUrl: a['target-url'], connectTimeout: a['connect-timeout'] }, out)),
         )
+        .example(examples('storage'))
         .demandCommand(1, 'Name a storage command: status, init, seed, migrate-tier, verify.'),
     )
     .demandCommand(1, 'Name a command, e.g. "mosaic storage init --help".')
+    .example(examples('mosaic'))
+    .epilogue(EPILOGUE)
     .help();
 
   try {
