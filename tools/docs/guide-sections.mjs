@@ -19,8 +19,8 @@ export function migrationOrder({ MIGRATION_ORDER, SKIPPED_TABLES, DEFERRED_EDGES
     else notes.push('copied');
     for (const d of deferred) {
       notes.push(d.reason === 'cycle'
-        ? `${code(`${d.table}.${d.column}`)} loaded NULL and set once ${code(d.references)} exists (a foreign-key cycle)`
-        : `${code(d.column)} loaded NULL and set after the table (it references the table itself)`);
+        ? `${code(`${d.table}.${d.column}`)} (a foreign-key cycle with ${code(d.references)}): copied as is while the foreign keys are off; loaded NULL and set once ${code(d.references)} exists when they stay on`
+        : `${code(d.column)} (references the table itself): copied as is while the foreign keys are off; loaded NULL and set after the table when they stay on`);
     }
     for (const c of info.columns) {
       if (c.generated) notes.push(`${code(c.name)} not copied: the target computes it (generated column)`);
