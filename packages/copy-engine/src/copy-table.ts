@@ -88,21 +88,13 @@ export async function copyTable(table: PlannedTable, ctx: TableCopyContext): Pro
   };
   /** One chunk into the target: its rows and its journal entry in one transaction. */
   const write = async (boundary: Boundary, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
-    const session: Session = await ctx.target.session();
-    try {
-      await session.exec('begin');
+    await ctx.target.transaction(async (session: Session) => {
       if (ctx.upsert) await session.exec(`create temp table mosaic_stage (like ${ident(table.table)} including defaults) on commit drop`);
       await session.copyFrom(`copy ${into} (${list(table.columns)}) from stdin (format binary)`, data);
       if (ctx.upsert) await session.exec(upsertSql(table));
       await recordChunk(session, ctx.runId, table.table, boundary.last, boundary.rows);
       await ctx.hooks.failpoint?.(`chunk:${table.table}:${chunk}`);
-      await session.exec('commit');
-    } catch (error) {
-      await session.exec('rollback').catch(() => {});
-      throw error;
-    } finally {
-      await session.release();
-    }
+    });
     lastKey = boundary.last;
     rows += boundary.rows;
     done += boundary.rows;

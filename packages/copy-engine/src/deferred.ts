@@ -17,20 +17,12 @@ export async function restoreDeferred(table: PlannedTable, column: string, sourc
   const where = everyRow ? '' : `where ${ident(column)} is not null`;
   const copyOut = `copy (select ${keys}, ${ident(column)} from ${ident(table.table)} ${where}) to stdout (format binary)`;
   await source.withSnapshot(async (src) => {
-    const session: Session = await target.session();
-    try {
-      await session.exec('begin');
+    await target.transaction(async (session: Session) => {
       const defs = [...table.primaryKey.map((k, i) => `${ident(k)} ${table.keyTypes[i]}`), `mosaic_value ${table.columnTypes[column]}`].join(', ');
       await session.exec(`create temp table mosaic_deferred (${defs}) on commit drop`);
       await session.copyFrom('copy mosaic_deferred from stdin (format binary)', watched(src.copyTo(copyOut), `${table.table}.${column}`, stallMs, () => {}));
       const match = table.primaryKey.map((k) => `t.${ident(k)} = d.${ident(k)}`).join(' and ');
       await session.exec(`update ${ident(table.table)} t set ${ident(column)} = d.mosaic_value from mosaic_deferred d where ${match} and t.${ident(column)}::text is distinct from d.mosaic_value::text`);
-      await session.exec('commit');
-    } catch (error) {
-      await session.exec('rollback').catch(() => {});
-      throw error;
-    } finally {
-      await session.release();
-    }
+    });
   });
 }
