@@ -62,6 +62,23 @@ describe('foreign keys and indexes during the load', () => {
   });
 });
 
+describe('a foreign key that does not hold once the rows are in', () => {
+  it('stops the run with CONSTRAINT_FAILED, one line, exit 1, the run left open', async () => {
+    const source = await createTestDatabase();
+    await initSeed(source, 'standalone', 2);
+    // A source that broke its own foreign key (dropped by hand, then an orphan row).
+    await query(source, `alter table messages drop constraint messages_conversation_id_conversations_id_fk;
+      insert into messages (conversation_id, role, content) values (gen_random_uuid(), 'user', 'orphan')`);
+    const target = await createTestDatabase();
+    const result = await migrate(source, target);
+    expect(result.status, result.stdout + result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/messages: foreign key messages_conversation_id_conversations_id_fk does not hold for the copied rows/);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    const [run] = await query<{ status: string }>(target, 'select status from mosaic.migration_runs');
+    expect(run!.status).toBe('running');
+  });
+});
+
 describe('a re-run onto a finished target (converge)', () => {
   it('leaves identical rows untouched and carries every change, a cleared self-reference included', async () => {
     const source = await createTestDatabase();
