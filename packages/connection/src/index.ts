@@ -6,5 +6,6 @@ export { openDatabase, withDatabase } from './open.js';
 export { PGLITE_PG_MAJOR, PGLITE_SUPPORTED_MAJORS } from './pglite.js';
 export { lockStore, STORE_LOCK_FILE } from './store-lock.js';
 export type { StoreLock, StoreLockHolder } from './store-lock.js';
+export { inTransaction } from './transaction.js';
 export { SESSION_SETTINGS } from './types.js';
 export type { Copier, Database, OpenOptions, Queryable, Row, Session } from './types.js';

@@ -7,6 +7,7 @@ import { identity, TEXT_OIDS } from './text-values.js';
 import type { Location } from './location.js';
 import type { Database, OpenOptions, Row, Session } from './types.js';
 import { SESSION_SETTINGS, sessionSetSql } from './types.js';
+import { inTransaction } from './transaction.js';
 
 type Sql = postgres.Sql;
 type PostgresLocation = Extract<Location, { engine: 'postgres' }>;
@@ -188,12 +189,26 @@ function makeOps(c: Client, display: string) {
     async copyFrom(text: string, data: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<number> {
       try {
         await ensure();
-        const writable = await c.guard(c.sql.unsafe(text).writable());
+        const query = c.sql.unsafe(text);
+        // postgres.js #1173: the server reports a bad row (a duplicate key, a value of the wrong
+        // type) only once the stream has ended, and postgres.js then rejects the query promise,
+        // which it already resolved with the stream: nobody hears it and the COPY never settles.
+        // Hear it where postgres.js delivers it.
+        const rejected = new Promise<never>((_, reject) => {
+          const q = query as unknown as { reject: (error: unknown) => void };
+          const deliver = q.reject;
+          q.reject = (error) => {
+            reject(error);
+            deliver(error);
+          };
+        });
+        rejected.catch(() => {});
+        const writable = await c.guard(Promise.race([query.writable(), rejected]));
         // If the connection dies, stop the pipeline too: its source is then released (a
         // generator's finally runs), instead of hanging on a socket nobody will drain.
         const abort = new AbortController();
         try {
-          await c.guard(pipeline(Readable.from(data, { objectMode: true }), coalesce(), writable, { signal: abort.signal }));
+          await c.guard(Promise.race([pipeline(Readable.from(data, { objectMode: true }), coalesce(), writable, { signal: abort.signal }), rejected]));
         } catch (error) {
           abort.abort();
           throw error;
@@ -286,17 +301,7 @@ export async function openPostgres(location: PostgresLocation, options: OpenOpti
       }
     },
     session: () => dedicated(location, options),
-    transaction: (fn) => withSession(async (s) => {
-      await s.exec('BEGIN');
-      try {
-        const result = await fn(s);
-        await s.exec('COMMIT');
-        return result;
-      } catch (error) {
-        await s.exec('ROLLBACK').catch(() => {});
-        throw error;
-      }
-    }),
+    transaction: (fn) => withSession((s) => inTransaction(s, fn)),
     close: () => c.sql.end({ timeout: 5 }),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
-import { openDatabase } from '../src/index.js';
+import { inTransaction, openDatabase } from '../src/index.js';
 import type { Database } from '../src/index.js';
 
 const engines = [
@@ -56,6 +56,27 @@ describe.each(engines)('$name adapter', ({ open }) => {
         await tx.exec('insert into r values (\'not a number\')');
       })).rejects.toMatchObject({ code: 'QUERY_FAILED', sqlState: '22P02' });
       expect(await db.query('select count(*)::int as n from r')).toEqual([{ n: 0 }]);
+    }));
+
+  // postgres.js reports a server error during COPY FROM to nobody (#1173): the COPY hung for good.
+  it.each([
+    ['a duplicate key', '1\n2\n5\n6\n', '23505'],
+    ['a value of the wrong type', '7\nseven\n', '22P02'],
+    ['a duplicate key in a long stream', Array.from({ length: 200_000 }, (_, i) => `${i + 10}\n`).join('') + '5\n', '23505'],
+  ])('a COPY FROM the server refuses (%s) fails with its error, and the session goes on', (_what, input, sqlState) =>
+    withDb(async (db) => {
+      await db.exec('create table k (id int primary key); insert into k values (5)');
+      const session = await db.session();
+      try {
+        const failed = await Promise.race([
+          inTransaction(session, (tx) => tx.copyFrom('COPY k FROM STDIN', [input])).then(() => 'no error', (e: unknown) => e),
+          new Promise((resolve) => setTimeout(() => resolve('still waiting after 20 s'), 20_000)),
+        ]);
+        expect(failed).toMatchObject({ code: 'QUERY_FAILED', sqlState });
+        expect(await session.query('select count(*)::int as n from k')).toEqual([{ n: 1 }]);
+      } finally {
+        await session.release();
+      }
     }));
 });
 
