@@ -1,9 +1,10 @@
 import { existsSync, readdirSync, readFileSync, statSync, mkdirSync, accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
+import { Worker } from 'node:worker_threads';
 import { ConnectionError } from './errors.js';
+import type { WorkerError, WorkerReply, WorkerRequest } from './pglite-worker.js';
 import { lockStore, STORE_LOCK_FILE } from './store-lock.js';
-import { identity, TEXT_OIDS } from './text-values.js';
+import { inTransaction } from './transaction.js';
 import type { Location } from './location.js';
 import type { Database, OpenOptions, Row, Session } from './types.js';
 import { SESSION_SETTINGS } from './types.js';
@@ -13,24 +14,7 @@ type PgliteLocation = Extract<Location, { engine: 'pglite' }>;
 /** The PostgreSQL major version new stores are created with (PGlite 0.5). */
 export const PGLITE_PG_MAJOR = '18';
 
-/**
- * The PGlite build that reads each PostgreSQL major: operators have stores written by
- * PGlite 0.3/0.4 (PostgreSQL 17), which 0.5 cannot open; an npm alias carries 0.4.
- */
-const ENGINES: Record<string, () => Promise<{ create: (dir: string, options: object) => Promise<PGlite>; version: string }>> = {
-  '18': async () => {
-    const [{ PGlite: Engine }, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
-    return { create: (dir, options) => Engine.create(dir, { ...options, extensions: { vector } }), version: '0.5' };
-  },
-  '17': async () => {
-    const [{ PGlite: Engine }, { vector }] = await Promise.all([import('pglite-pg17'), import('pglite-pg17/vector')]);
-    return { create: async (dir, options) => (await Engine.create(dir, { ...options, extensions: { vector } })) as unknown as PGlite, version: '0.4' };
-  },
-};
-
-export const PGLITE_SUPPORTED_MAJORS = Object.keys(ENGINES);
-
-const PARSERS = Object.fromEntries(TEXT_OIDS.map((oid) => [oid, identity]));
+export const PGLITE_SUPPORTED_MAJORS = ['18', '17'];
 
 /** Checks the directory before PGlite touches it: PGlite itself would happily initdb anywhere. Returns the store's PostgreSQL major. */
 function inspectStore(location: PgliteLocation, create: boolean): string {
@@ -65,7 +49,7 @@ function inspectStore(location: PgliteLocation, create: boolean): string {
   } catch (error) {
     throw new ConnectionError('STORE_UNREADABLE', `PGlite store ${dir} is not readable by this user: fix its permissions.`, { cause: error });
   }
-  if (!Object.hasOwn(ENGINES, major)) {
+  if (!PGLITE_SUPPORTED_MAJORS.includes(major)) {
     throw new ConnectionError('STORE_INCOMPATIBLE', `PGlite store ${dir} holds PostgreSQL ${major} data; this tool reads PGlite stores of PostgreSQL ${PGLITE_SUPPORTED_MAJORS.join(' and ')}: upgrade the mosaic tool.`);
   }
   return major;
@@ -83,12 +67,10 @@ class Mutex {
   }
 }
 
-function wrap(error: unknown, display: string): ConnectionError {
-  if (error instanceof ConnectionError) return error;
-  const e = error as { code?: string; message?: string; detail?: string; hint?: string };
-  const sqlState = typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
-  return new ConnectionError('QUERY_FAILED', `${sqlState ? `PostgreSQL error ${sqlState}` : 'PGlite error'} at ${display}: ${String(e.message ?? error).split('\n')[0]}`, {
-    cause: error, ...(sqlState ? { sqlState } : {}), ...(e.detail ? { detail: e.detail } : {}), ...(e.hint ? { hint: e.hint } : {}),
+function wrap(error: WorkerError, display: string): ConnectionError {
+  const sqlState = typeof error.code === 'string' && /^[0-9A-Z]{5}$/.test(error.code) ? error.code : undefined;
+  return new ConnectionError('QUERY_FAILED', `${sqlState ? `PostgreSQL error ${sqlState}` : 'PGlite error'} at ${display}: ${error.message.split('\n')[0]}`, {
+    cause: error, ...(sqlState ? { sqlState } : {}), ...(error.detail ? { detail: error.detail } : {}), ...(error.hint ? { hint: error.hint } : {}),
   });
 }
 
@@ -97,58 +79,95 @@ const toBlobCopy = (sql: string, from: RegExp, to: string): string => {
   return sql.replace(from, to);
 };
 
+/**
+ * shared_buffers of a store opened to be read through once. PGlite's own default (128 MB) lives
+ * in this process's memory; a TID range scan (a migration's chunks) fills all of it, while a
+ * read-through gains nothing from it (measured at 1M rows: peak RSS 551 -> 402 MB, same speed).
+ */
+const READ_THROUGH_SHARED_BUFFERS = '16MB';
+
+type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+// Under vitest this module runs from src/*.ts; the worker is always the compiled one.
+const WORKER_URL = import.meta.url.endsWith('.ts') ? new URL('../dist/pglite-worker.js', import.meta.url) : new URL('./pglite-worker.js', import.meta.url);
+
+/**
+ * The store's own thread (pglite-worker.ts) and the calls into it. The worker keeps the
+ * process alive only while a call is in flight, as PGlite on the main thread would.
+ */
+function startWorker(display: string) {
+  // None of the parent's node flags: some are refused in a worker (--input-type, -e), none are needed.
+  const worker = new Worker(WORKER_URL, { execArgv: [] });
+  worker.unref();
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  let nextId = 0;
+  let stopped: ConnectionError | undefined;
+  const stop = (error: ConnectionError) => {
+    stopped ??= error;
+    for (const p of pending.values()) p.reject(stopped);
+    pending.clear();
+  };
+  worker.on('message', (reply: WorkerReply) => {
+    const p = pending.get(reply.id);
+    if (!p) return;
+    pending.delete(reply.id);
+    if (pending.size === 0) worker.unref();
+    if ('error' in reply) p.reject(wrap(reply.error, display));
+    else p.resolve(reply.result);
+  });
+  worker.on('error', (error) => stop(new ConnectionError('CONNECTION_LOST', `PGlite stopped working on ${display}: ${String(error.message).split('\n')[0]}`, { cause: error })));
+  worker.on('exit', (code) => stop(new ConnectionError('CONNECTION_LOST', `PGlite's thread for ${display} ended (exit code ${code}); re-open the store.`)));
+  return {
+    call<T>(request: Request): Promise<T> {
+      if (stopped) return Promise.reject(stopped);
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+        worker.ref();
+        worker.postMessage({ ...request, id });
+      });
+    },
+    async terminate(): Promise<void> {
+      stopped ??= new ConnectionError('CONNECTION_LOST', `The PGlite store ${display} is closed.`);
+      await worker.terminate();
+    },
+  };
+}
+
 export async function openPglite(location: PgliteLocation, options: OpenOptions = {}): Promise<Database> {
   const major = inspectStore(location, options.create ?? false);
   const lock = lockStore(location.dir);
-  let pg: PGlite;
+  const display = location.display;
+  const worker = startWorker(display);
   try {
-    const engine = await ENGINES[major]!();
-    pg = await engine.create(location.dir, { parsers: PARSERS });
     const settings = Object.entries(SESSION_SETTINGS).map(([k, v]) => `SET ${k} = '${v}';`).join(' ');
-    await pg.exec(`${settings} SET application_name = '${(options.applicationName ?? 'mosaic').replace(/'/g, "''")}';`);
+    await worker.call({
+      op: 'open', dir: location.dir, major, setup: `${settings} SET application_name = '${(options.applicationName ?? 'mosaic').replace(/'/g, "''")}';`,
+      ...(options.readThrough ? { sharedBuffers: READ_THROUGH_SHARED_BUFFERS } : {}),
+    });
   } catch (error) {
+    await worker.terminate();
     lock.release();
-    throw new ConnectionError('NOT_A_PGLITE_STORE', `PGlite could not open ${location.dir}: ${String((error as Error).message ?? error).split('\n')[0]}`, { cause: error });
+    const reason = error instanceof ConnectionError && error.cause ? (error.cause as WorkerError).message : String((error as Error).message ?? error);
+    throw new ConnectionError('NOT_A_PGLITE_STORE', `PGlite could not open ${location.dir}: ${reason.split('\n')[0]}`, { cause: error });
   }
   const mutex = new Mutex();
-  const display = location.display;
+  let closed = false;
 
   const ops = {
     engine: 'pglite' as const,
-    async query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
-      try {
-        return (await pg.query<T>(text, [...params])).rows;
-      } catch (error) {
-        throw wrap(error, display);
-      }
-    },
-    async exec(text: string): Promise<void> {
-      try {
-        await pg.exec(text);
-      } catch (error) {
-        throw wrap(error, display);
-      }
-    },
+    query: <T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> => worker.call<T[]>({ op: 'query', text, params }),
+    exec: (text: string): Promise<void> => worker.call<void>({ op: 'exec', text }),
     async copyFrom(text: string, data: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<number> {
       // COPY FROM '/dev/blob' reads the whole blob first: callers send bounded chunks.
       const parts: Array<Uint8Array | string> = [];
-      for await (const chunk of data) parts.push(typeof chunk === 'string' ? chunk : new Uint8Array(chunk));
-      try {
-        const result = await pg.query(toBlobCopy(text, /\bFROM\s+STDIN\b/i, "FROM '/dev/blob'"), [], { blob: new Blob(parts) });
-        return result.affectedRows ?? -1;
-      } catch (error) {
-        throw wrap(error, display);
-      }
+      for await (const chunk of data) parts.push(chunk);
+      return worker.call<number>({ op: 'copyFrom', text: toBlobCopy(text, /\bFROM\s+STDIN\b/i, "FROM '/dev/blob'"), parts });
     },
     async *copyTo(text: string): AsyncIterable<Uint8Array> {
-      let blob: Blob | undefined;
-      try {
-        blob = (await pg.query(toBlobCopy(text, /\bTO\s+STDOUT\b/i, "TO '/dev/blob'"))).blob;
-      } catch (error) {
-        throw wrap(error, display);
-      }
-      if (!blob) return;
-      const bytes = new Uint8Array(await blob.arrayBuffer());
+      const buffer = await worker.call<ArrayBuffer | null>({ op: 'copyTo', text: toBlobCopy(text, /\bTO\s+STDOUT\b/i, "TO '/dev/blob'") });
+      if (!buffer) return;
+      const bytes = new Uint8Array(buffer);
       for (let at = 0; at < bytes.length; at += 256 * 1024) yield bytes.subarray(at, at + 256 * 1024);
     },
   };
@@ -199,23 +218,18 @@ export async function openPglite(location: PgliteLocation, options: OpenOptions 
     async transaction(fn) {
       const s = await session();
       try {
-        await s.exec('BEGIN');
-        try {
-          const result = await fn(s);
-          await s.exec('COMMIT');
-          return result;
-        } catch (error) {
-          await s.exec('ROLLBACK').catch(() => {});
-          throw error;
-        }
+        return await inTransaction(s, fn);
       } finally {
         await s.release();
       }
     },
     async close() {
+      if (closed) return;
+      closed = true;
       try {
-        if (!pg.closed) await pg.close();
+        await worker.call({ op: 'close' });
       } finally {
+        await worker.terminate();
         lock.release();
       }
     },

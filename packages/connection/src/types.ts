@@ -46,6 +46,12 @@ export interface OpenOptions {
   connectTimeoutSeconds?: number;
   /** PGlite: create the directory and an empty cluster when it does not exist. */
   create?: boolean;
+  /**
+   * PGlite: the store is opened to be read through once (the source of a migration or a
+   * verify): it starts with 16 MB of shared buffers instead of 128 MB, memory of this process
+   * that a bulk read does not use well. Ignored for PostgreSQL.
+   */
+  readThrough?: boolean;
 }
 
 /**

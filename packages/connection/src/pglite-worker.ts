@@ -1,0 +1,107 @@
+/**
+ * The thread a PGlite store runs in. PGlite executes every statement synchronously on the
+ * thread that owns it; on the main thread a 50k-row COPY export (about half a second) would
+ * stop the event loop from feeding the target's socket. Here it runs beside the main thread,
+ * so a migration reads the next chunk while the target ingests this one.
+ *
+ * Protocol (see pglite.ts): one `open` message, then requests `{ id, op, ... }`, each answered
+ * by `{ id, result }` or `{ id, error }`. Requests arrive one at a time (the main thread's
+ * mutex serialises them); a COPY result moves back as a transferred ArrayBuffer, not a copy.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { PGlite } from '@electric-sql/pglite';
+import { identity, TEXT_OIDS } from './text-values.js';
+
+export type WorkerRequest =
+  | { readonly id: number; readonly op: 'open'; readonly dir: string; readonly major: string; readonly setup: string; readonly sharedBuffers?: string }
+  | { readonly id: number; readonly op: 'query'; readonly text: string; readonly params: readonly unknown[] }
+  | { readonly id: number; readonly op: 'exec'; readonly text: string }
+  | { readonly id: number; readonly op: 'copyFrom'; readonly text: string; readonly parts: ReadonlyArray<Uint8Array | string> }
+  | { readonly id: number; readonly op: 'copyTo'; readonly text: string }
+  | { readonly id: number; readonly op: 'close' };
+
+/** What a PGlite error carried, in a form that crosses threads (an Error loses its own fields). */
+export interface WorkerError {
+  readonly message: string;
+  readonly code?: string;
+  readonly detail?: string;
+  readonly hint?: string;
+}
+
+export type WorkerReply = { readonly id: number; readonly result: unknown } | { readonly id: number; readonly error: WorkerError };
+
+/**
+ * The PGlite build that reads each PostgreSQL major: operators have stores written by
+ * PGlite 0.3/0.4 (PostgreSQL 17), which 0.5 cannot open; an npm alias carries 0.4.
+ */
+const ENGINES: Record<string, () => Promise<{ create: (dir: string, options: object) => Promise<PGlite>; startParams: readonly string[] }>> = {
+  '18': async () => {
+    const [{ PGlite: Engine }, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
+    return { create: (dir, options) => Engine.create(dir, { ...options, extensions: { vector } }), startParams: Engine.defaultStartParams };
+  },
+  '17': async () => {
+    const [{ PGlite: Engine }, { vector }] = await Promise.all([import('pglite-pg17'), import('pglite-pg17/vector')]);
+    return {
+      create: async (dir, options) => (await Engine.create(dir, { ...options, extensions: { vector } })) as unknown as PGlite,
+      startParams: (Engine as unknown as { defaultStartParams: string[] }).defaultStartParams,
+    };
+  },
+};
+
+const PARSERS = Object.fromEntries(TEXT_OIDS.map((oid) => [oid, identity]));
+
+const port = parentPort;
+if (!port) throw new Error('pglite-worker.js runs as a worker thread (see pglite.ts)');
+
+let pg: PGlite | undefined;
+
+function open(): PGlite {
+  if (!pg) throw new Error('the store is not open');
+  return pg;
+}
+
+async function handle(request: WorkerRequest): Promise<{ result: unknown; transfer?: ArrayBuffer[] }> {
+  switch (request.op) {
+    case 'open': {
+      const engine = await ENGINES[request.major]!();
+      const startParams = request.sharedBuffers ? [...engine.startParams, '-c', `shared_buffers=${request.sharedBuffers}`] : undefined;
+      pg = await engine.create(request.dir, { parsers: PARSERS, ...(startParams ? { startParams } : {}) });
+      await pg.exec(request.setup);
+      return { result: null };
+    }
+    case 'query':
+      return { result: (await open().query(request.text, [...request.params])).rows };
+    case 'exec':
+      await open().exec(request.text);
+      return { result: null };
+    case 'copyFrom': {
+      const result = await open().query(request.text, [], { blob: new Blob(request.parts as Array<Uint8Array | string>) });
+      return { result: result.affectedRows ?? -1 };
+    }
+    case 'copyTo': {
+      const blob = (await open().query(request.text)).blob;
+      if (!blob) return { result: null };
+      const bytes = await blob.arrayBuffer();
+      return { result: bytes, transfer: [bytes] };
+    }
+    case 'close':
+      if (pg && !pg.closed) await pg.close();
+      return { result: null };
+  }
+}
+
+port.on('message', (request: WorkerRequest) => {
+  handle(request).then(
+    ({ result, transfer }) => port.postMessage({ id: request.id, result } satisfies WorkerReply, transfer ?? []),
+    (error: unknown) => {
+      const e = error as { message?: unknown; code?: unknown; detail?: unknown; hint?: unknown };
+      const reply: WorkerError = {
+        message: String(e?.message ?? error),
+        ...(typeof e?.code === 'string' ? { code: e.code } : {}),
+        ...(typeof e?.detail === 'string' ? { detail: e.detail } : {}),
+        ...(typeof e?.hint === 'string' ? { hint: e.hint } : {}),
+      };
+      port.postMessage({ id: request.id, error: reply } satisfies WorkerReply);
+    },
+  );
+});
