@@ -104,4 +104,19 @@ describe('a re-run onto a finished target (converge)', () => {
     const [after] = await query<{ xmin: string }>(target, `select xmin::text from messages where id = '${untouched!.id}'`);
     expect(after!.xmin).toBe(before!.xmin); // not rewritten: no new row version
   });
+
+  it('interrupted, goes on as a converge run when re-run (rows already there are upserted, not copied twice)', async () => {
+    const source = await createTestDatabase();
+    await initSeed(source, 'standalone', 3);
+    const target = await createTestDatabase();
+    expect((await migrate(source, target)).status).toBe(0);
+    await query(source, "update messages set content = content || ' (edited)' where id = (select id from messages order by id limit 1)");
+
+    const crashed = await runCli(['storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', target, '--yes', '--batch-size', '100'], { MOSAIC_FAILPOINT: 'chunk:messages:1' });
+    expect(crashed.status, crashed.stderr).toBeNull(); // killed by SIGKILL in the middle of messages
+    const rerun = await migrate(source, target, '--batch-size', '100');
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(rerun.stdout).toContain('resuming it');
+    await expectMigrated(source, target, false);
+  });
 });

@@ -1,11 +1,13 @@
+import { inTransaction } from '@mosaic/connection';
 import type { Database, Session } from '@mosaic/connection';
 import type { RunHooks } from './events.js';
 import { CopyEngineError } from './errors.js';
-import { finishTable, recordChunk, startTable } from './journal.js';
+import { finishTable, recordChunk, restartTable, startTable } from './journal.js';
+import type { ChunkPosition } from './journal.js';
 import type { PlannedTable } from './plan.js';
 import type { SourceReader } from './source.js';
 import { ident, list } from './sql.js';
-import { watched } from './stream.js';
+import { binaryCopyTuples, watched } from './stream.js';
 
 export interface TableCopyContext {
   readonly runId: string;
@@ -48,6 +50,25 @@ async function nextBoundary(db: { query: Database['query'] }, table: PlannedTabl
 }
 
 /**
+ * Bytes of table (heap and TOAST) in one page chunk at most: PGlite hands a chunk over whole,
+ * and holds it about three times while it does (its output pieces, a Blob, the buffer).
+ */
+const PAGE_CHUNK_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The table's heap pages, and how many of them make one chunk: about `batchSize` rows, and no
+ * more than PAGE_CHUNK_BYTES of table, TOAST included (50k rows with a vector each are 300 MB).
+ */
+async function pageChunks(db: { query: Database['query'] }, table: PlannedTable, batchSize: number) {
+  const [row] = await db.query<{ pages: string; bytes: string }>(
+    `select (pg_relation_size('${ident(table.table)}') / current_setting('block_size')::int)::text as pages, pg_table_size('${ident(table.table)}')::text as bytes`,
+  );
+  const pages = Number(row!.pages);
+  const share = Math.min(batchSize / Math.max(table.rows, 1), PAGE_CHUNK_BYTES / Math.max(Number(row!.bytes), 1));
+  return { pages, step: Math.max(1, Math.floor(pages * share)) };
+}
+
+/**
  * Upsert of a staged chunk. A row that is already there byte for byte (compared as text, so a
  * jsonb 2406.60 differs from 2406.6) is left alone: no new row version, no index entry, no
  * trigger, which makes re-running onto a full target mostly reads. Deferred columns are
@@ -70,67 +91,82 @@ function upsertSql(table: PlannedTable): string {
  */
 export async function copyTable(table: PlannedTable, ctx: TableCopyContext): Promise<TableCopyResult> {
   const started = performance.now();
-  let lastKey = table.resume?.lastKey ?? null;
-  let done = table.resume?.rowsCopied ?? 0;
+  // Heap-page chunks where nothing else writes to the source (a locked PGlite store), unless a
+  // key-ordered copy of this table stopped half-way: that one goes on after its last key.
+  const byPages = ctx.source.exclusive && !(table.resume && !table.resume.byPages && table.resume.lastKey !== null);
+  // A stopped page-chunked copy starts over as upserts: the store may have changed between the
+  // runs, and its rows moved with it, so "pages before n" no longer names the rows copied.
+  const restart = table.resume !== null && table.resume.byPages && table.resume.rowsCopied > 0;
+  const upsert = ctx.upsert || restart;
+  let lastKey = restart ? null : table.resume?.lastKey ?? null;
+  let done = restart ? 0 : table.resume?.rowsCopied ?? 0;
   const resumed = table.resume !== null;
   let rows = 0;
   let bytes = 0;
   let chunk = 0;
   ctx.hooks.onEvent?.({ type: 'table-start', table: table.table, rows: table.rows, resumedRows: done });
   await startTable(ctx.target, ctx.runId, table.table);
+  if (restart) await restartTable(ctx.target, ctx.runId, table.table);
   const select = table.columns.map((c) => (table.deferred.includes(c) ? `null::${table.columnTypes[c]} as ${ident(c)}` : ident(c))).join(', ');
-  const into = ctx.upsert ? 'mosaic_stage' : ident(table.table);
+  const into = upsert ? 'mosaic_stage' : ident(table.table);
+  const copyOut = (where: string) => `copy (select ${select} from ${ident(table.table)} where ${where}) to stdout (format binary)`;
+  const keyRange = (after: readonly string[] | null, last: readonly string[]) => [after ? keyCompare(table, '>', after) : null, keyCompare(table, '<=', last)].filter(Boolean).join(' and ');
+  const count = (n: number) => (bytes += n);
 
-  type Boundary = NonNullable<Awaited<ReturnType<typeof nextBoundary>>>;
-  const copyOut = (after: readonly string[] | null, boundary: Boundary) => {
-    const range = [after ? keyCompare(table, '>', after) : null, keyCompare(table, '<=', boundary.last)].filter(Boolean).join(' and ');
-    return `copy (select ${select} from ${ident(table.table)} where ${range}) to stdout (format binary)`;
-  };
   /** One chunk into the target: its rows and its journal entry in one transaction. */
-  const write = async (boundary: Boundary, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
-    await ctx.target.transaction(async (session: Session) => {
-      if (ctx.upsert) await session.exec(`create temp table mosaic_stage (like ${ident(table.table)} including defaults) on commit drop`);
+  const write = async (position: ChunkPosition, chunkRows: number, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
+    await inTransaction(target, async (session: Session) => {
+      if (upsert) await session.exec(`create temp table mosaic_stage (like ${ident(table.table)} including defaults) on commit drop`);
       await session.copyFrom(`copy ${into} (${list(table.columns)}) from stdin (format binary)`, data);
-      if (ctx.upsert) await session.exec(upsertSql(table));
-      await recordChunk(session, ctx.runId, table.table, boundary.last, boundary.rows);
+      if (upsert) await session.exec(upsertSql(table));
+      await recordChunk(session, ctx.runId, table.table, position, chunkRows);
       await ctx.hooks.failpoint?.(`chunk:${table.table}:${chunk}`);
     });
-    lastKey = boundary.last;
-    rows += boundary.rows;
-    done += boundary.rows;
+    rows += chunkRows;
+    done += chunkRows;
     chunk++;
     ctx.hooks.onEvent?.({ type: 'table-progress', table: table.table, rowsDone: done, rows: Math.max(table.rows, done), bytes });
   };
 
-  if (ctx.source.materialized) {
-    // The source hands each chunk over whole (PGlite): read the next one while the target
-    // ingests this one, so the single-threaded source and the server work at the same time.
-    const fetch = (after: readonly string[] | null) => ctx.source.withSnapshot(async (src) => {
-      const boundary = await nextBoundary(src, table, after, ctx.batchSize);
-      if (!boundary) return undefined;
-      const data: Uint8Array[] = [];
-      for await (const part of watched(src.copyTo(copyOut(after, boundary)), table.table, ctx.stallMs, (n) => (bytes += n))) data.push(part);
-      return { boundary, data };
-    });
-    let next = fetch(lastKey);
-    for (;;) {
-      const current = await next;
-      if (!current) break;
-      next = current.boundary.rows === ctx.batchSize ? fetch(current.boundary.last) : Promise.resolve(undefined);
-      next.catch(() => {}); // if this chunk's write fails, its error is the one that counts
-      await write(current.boundary, current.data);
-    }
-  } else {
-    // A server source streams each chunk from its snapshot straight into the target.
-    for (;;) {
-      const more = await ctx.source.withSnapshot(async (src) => {
-        const boundary = await nextBoundary(src, table, lastKey, ctx.batchSize);
-        if (!boundary) return false;
-        await write(boundary, watched(src.copyTo(copyOut(lastKey, boundary)), table.table, ctx.stallMs, (n) => (bytes += n)));
-        return boundary.rows === ctx.batchSize;
+  // One target session for the whole table: a new connection per chunk costs a backend start
+  // and cold catalog caches each time (measured: 3 s over 80 chunks of messages).
+  const target = await ctx.target.session();
+  try {
+    if (byPages) {
+      // Pages are read in order (a key range on random UUIDs reads them at random), and PGlite,
+      // in its own thread, exports the next range while the target ingests this one. The last
+      // range is open-ended, so no row can fall off the end.
+      const { pages, step } = await ctx.source.withSnapshot((src) => pageChunks(src, table, ctx.batchSize));
+      const fetch = (first: number) => ctx.source.withSnapshot(async (src) => {
+        const last = first + step >= pages;
+        const where = `ctid >= '(${first},0)'::tid${last ? '' : ` and ctid < '(${first + step},0)'::tid`}`;
+        const data: Uint8Array[] = [];
+        for await (const part of watched(src.copyTo(copyOut(where)), table.table, ctx.stallMs, count)) data.push(part);
+        return { next: last ? undefined : first + step, rows: binaryCopyTuples(data), data };
       });
-      if (!more) break;
+      let next: Promise<Awaited<ReturnType<typeof fetch>> | undefined> = fetch(0);
+      for (;;) {
+        const current = await next;
+        if (!current) break;
+        next = current.next === undefined ? Promise.resolve(undefined) : fetch(current.next);
+        next.catch(() => {}); // if this chunk's write fails, its error is the one that counts
+        if (current.rows > 0) await write({ page: current.next ?? pages }, current.rows, current.data);
+      }
+    } else {
+      // Key-ordered chunks, each streamed from the snapshot straight into the target.
+      for (;;) {
+        const more = await ctx.source.withSnapshot(async (src) => {
+          const boundary = await nextBoundary(src, table, lastKey, ctx.batchSize);
+          if (!boundary) return false;
+          await write(boundary.last, boundary.rows, watched(src.copyTo(copyOut(keyRange(lastKey, boundary.last))), table.table, ctx.stallMs, count));
+          lastKey = boundary.last;
+          return boundary.rows === ctx.batchSize;
+        });
+        if (!more) break;
+      }
     }
+  } finally {
+    await target.release();
   }
   // Every row of the snapshot must now be in the target: a cheap guard against any gap.
   const [sourceCount, targetCount] = await Promise.all([

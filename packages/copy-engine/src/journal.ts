@@ -12,8 +12,10 @@ export interface JournalRun {
 
 export interface JournalTable {
   readonly status: 'copying' | 'done';
-  /** Text values of the key columns of the last committed row; null before the first chunk. */
+  /** Text values of the key columns of the last committed row; null before the first chunk, or when copied by pages. */
   readonly lastKey: string[] | null;
+  /** Copied in heap-page chunks (a PGlite source): a stopped copy of it starts over, as upserts. */
+  readonly byPages: boolean;
   readonly rowsCopied: number;
   readonly chunks: number;
 }
@@ -32,7 +34,10 @@ export async function readLatestRun(db: Queryable): Promise<JournalRun | undefin
   );
   const tables = new Map<string, JournalTable>();
   for (const r of rows) {
-    tables.set(r.table_name, { status: r.status, lastKey: r.last_key ? (JSON.parse(r.last_key) as string[]) : null, rowsCopied: Number(r.rows_copied), chunks: r.chunks });
+    const position = r.last_key ? (JSON.parse(r.last_key) as ChunkPosition) : null;
+    tables.set(r.table_name, {
+      status: r.status, lastKey: Array.isArray(position) ? position : null, byPages: position !== null && !Array.isArray(position), rowsCopied: Number(r.rows_copied), chunks: r.chunks,
+    });
   }
   return {
     runId: run.run_id, sourceInstance: run.source_instance, sourceLocation: run.source_location, status: run.status, startedAt: run.started_at, tables,
@@ -53,12 +58,23 @@ export async function startTable(db: Queryable, runId: string, table: string): P
   );
 }
 
+/**
+ * Where a table's copy stands, as last_key holds it: the key of the last row copied (an
+ * array: key-ordered chunks), or the first heap page not yet copied (`{"page": n}`).
+ */
+export type ChunkPosition = readonly string[] | { readonly page: number };
+
 /** Called inside the chunk's transaction: the journal moves with the data or not at all. */
-export async function recordChunk(db: Queryable, runId: string, table: string, lastKey: string[], rows: number): Promise<void> {
+export async function recordChunk(db: Queryable, runId: string, table: string, position: ChunkPosition, rows: number): Promise<void> {
   await db.query(
     'update mosaic.migration_tables set last_key = $3::jsonb, rows_copied = rows_copied + $4, chunks = chunks + 1, updated_at = now() where run_id = $1 and table_name = $2',
-    [runId, table, JSON.stringify(lastKey), rows],
+    [runId, table, JSON.stringify(position), rows],
   );
+}
+
+/** A table copied again from its start (a stopped page-chunked copy): its journal counts from zero. */
+export async function restartTable(db: Queryable, runId: string, table: string): Promise<void> {
+  await db.query("update mosaic.migration_tables set last_key = null, rows_copied = 0, chunks = 0, status = 'copying', updated_at = now() where run_id = $1 and table_name = $2", [runId, table]);
 }
 
 export async function finishTable(db: Queryable, runId: string, table: string): Promise<void> {

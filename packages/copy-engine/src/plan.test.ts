@@ -52,13 +52,13 @@ describe('plan', () => {
   it('resumes an unfinished run from this source, and converges over a finished one', () => {
     const journal: JournalRun = {
       runId: 'run-1', sourceInstance: 'src-1', sourceLocation: '/store', status: 'running', startedAt: '',
-      tables: new Map([['users', { status: 'done', lastKey: ['usr_9'], rowsCopied: 10, chunks: 1 }], ['teams', { status: 'copying', lastKey: ['0f'], rowsCopied: 5, chunks: 1 }]]),
+      tables: new Map([['users', { status: 'done', lastKey: ['usr_9'], byPages: false, rowsCopied: 10, chunks: 1 }], ['teams', { status: 'copying', lastKey: null, byPages: true, rowsCopied: 5, chunks: 1 }]]),
     };
     const t = target({ schema: { present: true, version: 1, state: 'current', toolVersion: 1, instanceId: 't-1' }, tier: 'federated', rowCounts: { ...empty, users: 10, teams: 5 } });
     const resumed = plan(detection(), t, journal, options);
     expect(resumed).toMatchObject({ mode: 'resume', runId: 'run-1' });
-    expect(resumed.tables[0]!.resume).toEqual({ done: true, lastKey: ['usr_9'], rowsCopied: 10 });
-    expect(resumed.tables[1]!.resume).toEqual({ done: false, lastKey: ['0f'], rowsCopied: 5 });
+    expect(resumed.tables[0]!.resume).toEqual({ done: true, lastKey: ['usr_9'], rowsCopied: 10, byPages: false });
+    expect(resumed.tables[1]!.resume).toEqual({ done: false, lastKey: null, rowsCopied: 5, byPages: true });
     expect(plan(detection(), t, { ...journal, status: 'done' }, options).mode).toBe('converge');
   });
 

@@ -28,7 +28,7 @@ export interface PlannedTable {
   /** Parents among the copied tables, for the parallel scheduler. */
   readonly parents: readonly string[];
   /** From the journal of an unfinished run: already complete, or where to go on. */
-  readonly resume: { readonly done: boolean; readonly lastKey: readonly string[] | null; readonly rowsCopied: number } | null;
+  readonly resume: { readonly done: boolean; readonly lastKey: readonly string[] | null; readonly rowsCopied: number; readonly byPages: boolean } | null;
 }
 
 export type PlanMode = 'fresh' | 'resume' | 'converge';
@@ -117,7 +117,7 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
       deferred: DEFERRED_EDGES.filter((d) => d.table === name).map((d) => d.column),
       identity: s.columns.filter((c) => c.identity).map((c) => c.name),
       parents,
-      resume: journalTable ? { done: journalTable.status === 'done', lastKey: journalTable.lastKey, rowsCopied: journalTable.rowsCopied } : null,
+      resume: journalTable ? { done: journalTable.status === 'done', lastKey: journalTable.lastKey, rowsCopied: journalTable.rowsCopied, byPages: journalTable.byPages } : null,
     };
   });
   const skipped = Object.entries(SKIPPED_TABLES).map(([table, reason]) => ({ table, rows: source.rowCounts[table] ?? 0, reason: reason! }));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@mosaic/connection';
-import { applyMigrations } from '@mosaic/schema';
+import { applyMigrations, loadDdl } from '@mosaic/schema';
 import { missingLoadDdl, relaxForLoad, restoreAfterLoad } from './constraints.js';
 import type { RebuiltDdl } from './constraints.js';
 import { copyTable } from './copy-table.js';
@@ -9,7 +9,7 @@ import { restoreDeferred } from './deferred.js';
 import type { RunHooks } from './events.js';
 import { finishRun, startRun } from './journal.js';
 import type { Plan } from './plan.js';
-import { schedule } from './schedule.js';
+import { relaxedOrder, schedule } from './schedule.js';
 import { resetSequence } from './sequences.js';
 import { openSourceReader } from './source.js';
 
@@ -82,15 +82,20 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
       : plan.mode === 'resume' && (await missingLoadDdl(target, plan.to, names)).some((d) => d.kind === 'foreign-key') && (await relaxForLoad(target, plan.to, names));
     // With the foreign keys off, self-references and the users <-> teams cycle load as they are.
     const tables = relaxed ? plan.tables.map((t) => ({ ...t, deferred: [] })) : plan.tables;
+    // Rows may already be there: a converge run, or a resumed one that kept its foreign keys
+    // (a stopped converge run, or a role that could not drop them) upserts.
+    const upsert = plan.mode === 'converge' || (plan.mode === 'resume' && !relaxed);
     const builds: Promise<void>[] = [];
     let buildFailure: PromiseRejectedResult | undefined;
     const reader = await openSourceReader(source);
     try {
       hooks.onEvent?.({ type: 'phase', phase: 'copy' });
-      const todo = tables.filter((t) => !t.resume?.done);
+      const left = tables.filter((t) => !t.resume?.done);
+      const slowIndexes = new Set(loadDdl(plan.to).filter((d) => d.kind === 'index' && /\busing\s+(hnsw|ivfflat)\b/i.test(d.sql)).map((d) => d.table));
+      const todo = relaxed ? relaxedOrder(left, slowIndexes) : left;
       await schedule(todo, plan.jobs, async (table) => {
         try {
-          results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert: plan.mode === 'converge', stallMs, hooks }));
+          results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert, stallMs, hooks }));
           await options.assertLocked?.();
           // A loaded table's indexes (the HNSW one above all) build while later tables load.
           if (relaxed) builds.push(restoreAfterLoad(target, plan.to, [table.table], ['index']).then((r) => void rebuilt.push(...r)));
@@ -101,7 +106,7 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
       });
       if (tables.some((t) => t.deferred.length > 0)) hooks.onEvent?.({ type: 'phase', phase: 'deferred' });
       for (const table of tables) {
-        for (const column of table.deferred) await restoreDeferred(table, column, reader, target, stallMs, plan.mode === 'converge');
+        for (const column of table.deferred) await restoreDeferred(table, column, reader, target, stallMs, upsert);
       }
       hooks.onEvent?.({ type: 'phase', phase: 'sequences' });
       for (const table of plan.tables) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { schedule } from './schedule.js';
+import { relaxedOrder, schedule } from './schedule.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,5 +35,17 @@ describe('schedule', () => {
       throw new Error(`boom ${item.table}`);
     })).rejects.toThrow('boom a');
     expect(started).toEqual(['a']);
+  });
+
+  it('orders a load without foreign keys: vector-indexed tables first, then the biggest', () => {
+    const items = [
+      { table: 'users', rows: 10, parents: [] },
+      { table: 'messages', rows: 1000, parents: ['users'] },
+      { table: 'insights', rows: 50, parents: ['users'] },
+      { table: 'events', rows: 300, parents: [] },
+    ];
+    const ordered = relaxedOrder(items, new Set(['insights']));
+    expect(ordered.map((t) => t.table)).toEqual(['insights', 'messages', 'events', 'users']);
+    expect(ordered.every((t) => t.parents.length === 0)).toBe(true);
   });
 });

@@ -31,3 +31,14 @@ export async function schedule<T extends { table: string; parents: readonly stri
   if (failure !== undefined) throw failure;
   return done;
 }
+
+/**
+ * The order of a load with the foreign keys off, where parents no longer matter: first the
+ * tables whose index build is long (a vector index: its build, not the copy, ends the run, so
+ * it should start at once, while the other tables load), then the biggest first, so the
+ * small tables fill the other jobs' gaps at the end instead of the biggest starting last.
+ */
+export function relaxedOrder<T extends { table: string; rows: number; parents: readonly string[] }>(items: readonly T[], slowIndexTables: ReadonlySet<string>): T[] {
+  const slow = (t: T) => (slowIndexTables.has(t.table) ? 1 : 0);
+  return items.map((t) => ({ ...t, parents: [] })).sort((a, b) => slow(b) - slow(a) || b.rows - a.rows);
+}

@@ -8,8 +8,12 @@ import type { Database, Queryable, Session } from '@mosaic/connection';
  * PGlite: the store is opened exclusively (store lock): nothing else can write to it.
  */
 export interface SourceReader {
-  /** Chunks arrive whole (PGlite's COPY TO '/dev/blob'), so reading ahead costs one chunk of memory. */
-  readonly materialized: boolean;
+  /**
+   * Nothing else writes to the source while the run holds it (a PGlite store, opened
+   * exclusively): heap pages are a stable order to copy by. Its chunks also arrive whole
+   * (COPY TO '/dev/blob'), so reading one ahead costs one chunk of memory.
+   */
+  readonly exclusive: boolean;
   /** Runs `fn` on a session that sees the snapshot; released after. */
   withSnapshot<T>(fn: (session: Queryable & Pick<Session, 'copyTo'>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -17,7 +21,7 @@ export interface SourceReader {
 
 export async function openSourceReader(db: Database): Promise<SourceReader> {
   if (db.engine === 'pglite') {
-    return { materialized: true, withSnapshot: (fn) => fn(db), close: async () => {} };
+    return { exclusive: true, withSnapshot: (fn) => fn(db), close: async () => {} };
   }
   const holder = await db.session();
   let snapshot: string;
@@ -30,7 +34,7 @@ export async function openSourceReader(db: Database): Promise<SourceReader> {
     throw error;
   }
   return {
-    materialized: false,
+    exclusive: false,
     async withSnapshot(fn) {
       const session = await db.session();
       try {

@@ -26,3 +26,53 @@ export async function* watched(source: AsyncIterable<Uint8Array>, what: string, 
     await iterator.return?.();
   }
 }
+
+/**
+ * Tuples in a binary COPY stream held in memory: PostgreSQL's format is an 11-byte signature,
+ * int32 flags, int32 extension length and the extension, then per tuple an int16 field count
+ * (-1 ends the data) and per field an int32 length (-1 for NULL) and that many bytes.
+ * It walks the lengths only, so a chunk of 50k rows costs a few milliseconds.
+ */
+export function binaryCopyTuples(parts: readonly Uint8Array[]): number {
+  let part = 0;
+  let at = 0;
+  const byte = (): number => {
+    while (part < parts.length && at >= parts[part]!.length) {
+      part++;
+      at = 0;
+    }
+    if (part >= parts.length) throw new CopyEngineError('COPY_MISMATCH', 'A binary COPY chunk from the source ends in the middle of a row.');
+    return parts[part]![at++]!;
+  };
+  const int = (bytes: 2 | 4): number => {
+    let value = 0;
+    for (let i = 0; i < bytes; i++) value = value * 256 + byte();
+    return bytes === 2 ? (value << 16) >> 16 : value | 0;
+  };
+  const skip = (n: number) => {
+    let left = n;
+    while (left > 0) {
+      while (part < parts.length && at >= parts[part]!.length) {
+        part++;
+        at = 0;
+      }
+      if (part >= parts.length) throw new CopyEngineError('COPY_MISMATCH', 'A binary COPY chunk from the source ends in the middle of a row.');
+      const step = Math.min(left, parts[part]!.length - at);
+      at += step;
+      left -= step;
+    }
+  };
+  if (parts.every((p) => p.length === 0)) return 0;
+  skip(11 + 4);
+  skip(int(4));
+  let tuples = 0;
+  for (;;) {
+    const fields = int(2);
+    if (fields === -1) return tuples;
+    for (let f = 0; f < fields; f++) {
+      const length = int(4);
+      if (length > 0) skip(length);
+    }
+    tuples++;
+  }
+}

@@ -43,7 +43,9 @@ function printPlan(p: Plan, out: Output): void {
   if (p.mode === 'resume') out.data(`[${TAG}] Precondition: target holds an unfinished run from this source: resuming it ✓`);
   if (p.mode === 'converge') out.data(`[${TAG}] Precondition: target holds a finished migration from this source: re-running converges it (upsert) ✓`);
   for (const t of p.tables) {
-    const note = t.resume?.done ? ' (already copied)' : t.resume ? ` (resuming after ${t.resume.rowsCopied} rows)` : '';
+    const resumed = (r: NonNullable<typeof t.resume>) =>
+      r.byPages ? ` (${r.rowsCopied} rows were in: copied again from the start, as upserts)` : ` (resuming after ${r.rowsCopied} rows)`;
+    const note = t.resume?.done ? ' (already copied)' : t.resume && t.resume.rowsCopied > 0 ? resumed(t.resume) : '';
     out.data(`  ${t.table}: ${t.rows} rows${note}`);
   }
   for (const s of p.skipped) out.data(`  ${s.table}: skipped (${s.rows} rows): ${s.reason}`);
@@ -70,7 +72,7 @@ export async function migrateTierCommand(args: MigrateArgs, out: Output): Promis
   if (sourceLoc.engine === 'postgres' && targetLoc.engine === 'postgres' && sourceLoc.url === targetLoc.url) {
     throw new UsageError('--source and --target-url are the same database: pass the new database as --target-url.');
   }
-  return withLocation(sourceLoc, { applicationName: `mosaic ${TAG} (source)`, connectTimeout: args.connectTimeout }, (source) =>
+  return withLocation(sourceLoc, { applicationName: `mosaic ${TAG} (source)`, readThrough: true, connectTimeout: args.connectTimeout }, (source) =>
     withLocation(targetLoc, { applicationName: `mosaic ${TAG}`, connectTimeout: args.connectTimeout }, async (target) => {
       const options = { to: args.to, batchSize: args.batchSize, jobs: args.jobs };
       const first = await prepare(source, target, options);
