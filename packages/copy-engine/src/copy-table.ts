@@ -168,9 +168,12 @@ export async function copyTable(table: PlannedTable, ctx: TableCopyContext): Pro
   } finally {
     await target.release();
   }
-  // Every row of the snapshot must now be in the target: a cheap guard against any gap.
+  // Every row of the snapshot must now be in the target: a cheap guard against any gap. A locked
+  // store still holds what it held when the run counted it (and a count of it is not cheap).
   const [sourceCount, targetCount] = await Promise.all([
-    ctx.source.withSnapshot(async (src) => Number((await src.query<{ n: string }>(`select count(*)::text as n from ${ident(table.table)}`))[0]!.n)),
+    ctx.source.exclusive
+      ? table.rows
+      : ctx.source.withSnapshot(async (src) => Number((await src.query<{ n: string }>(`select count(*)::text as n from ${ident(table.table)}`))[0]!.n)),
     ctx.target.query<{ n: string }>(`select count(*)::text as n from ${ident(table.table)}`).then((r) => Number(r[0]!.n)),
   ]);
   if (sourceCount !== targetCount) {
