@@ -6,10 +6,12 @@
  *
  * Protocol (see pglite.ts): one `open` message, then requests `{ id, op, ... }`, each answered
  * by `{ id, result }` or `{ id, error }`. Requests arrive one at a time (the main thread's
- * mutex serialises them); a COPY result moves back as a transferred ArrayBuffer, not a copy.
+ * mutex serialises them); a COPY export streams its bytes back first as `{ id, data }` pieces
+ * (transferred, not copied).
  */
 import { parentPort } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
+import { CopyOutCollector, queryMessage } from './copy-out.js';
 import { identity, TEXT_OIDS } from './text-values.js';
 
 export type WorkerRequest =
@@ -28,7 +30,11 @@ export interface WorkerError {
   readonly hint?: string;
 }
 
-export type WorkerReply = { readonly id: number; readonly result: unknown } | { readonly id: number; readonly error: WorkerError };
+/** The answer to a request; a COPY export sends its bytes first, as `data` messages. */
+export type WorkerReply =
+  | { readonly id: number; readonly result: unknown }
+  | { readonly id: number; readonly error: WorkerError }
+  | { readonly id: number; readonly data: Uint8Array };
 
 /**
  * The PGlite build that reads each PostgreSQL major: operators have stores written by
@@ -79,10 +85,13 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       return { result: result.affectedRows ?? -1 };
     }
     case 'copyTo': {
-      const blob = (await open().query(request.text)).blob;
-      if (!blob) return { result: null };
-      const bytes = await blob.arrayBuffer();
-      return { result: bytes, transfer: [bytes] };
+      // COPY TO STDOUT over the wire protocol, streamed: each piece goes to the main thread as
+      // it fills (transferred, not copied), while PGlite goes on producing the next.
+      const out = new CopyOutCollector((bytes) => port!.postMessage({ id: request.id, data: bytes } satisfies WorkerReply, [bytes.buffer as ArrayBuffer]));
+      await open().execProtocolRawStream(queryMessage(request.text), { onRawData: (raw) => out.push(raw) });
+      const error = out.end();
+      if (error) throw Object.assign(new Error(error.message), error);
+      return { result: null };
     }
     case 'close':
       if (pg && !pg.closed) await pg.close();

@@ -99,7 +99,7 @@ function startWorker(display: string) {
   // None of the parent's node flags: some are refused in a worker (--input-type, -e), none are needed.
   const worker = new Worker(WORKER_URL, { execArgv: [] });
   worker.unref();
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void; onData?: (bytes: Uint8Array) => void }>();
   let nextId = 0;
   let stopped: ConnectionError | undefined;
   const stop = (error: ConnectionError) => {
@@ -110,6 +110,10 @@ function startWorker(display: string) {
   worker.on('message', (reply: WorkerReply) => {
     const p = pending.get(reply.id);
     if (!p) return;
+    if ('data' in reply) {
+      p.onData?.(reply.data);
+      return;
+    }
     pending.delete(reply.id);
     if (pending.size === 0) worker.unref();
     if ('error' in reply) p.reject(wrap(reply.error, display));
@@ -118,11 +122,12 @@ function startWorker(display: string) {
   worker.on('error', (error) => stop(new ConnectionError('CONNECTION_LOST', `PGlite stopped working on ${display}: ${String(error.message).split('\n')[0]}`, { cause: error })));
   worker.on('exit', (code) => stop(new ConnectionError('CONNECTION_LOST', `PGlite's thread for ${display} ended (exit code ${code}); re-open the store.`)));
   return {
-    call<T>(request: Request): Promise<T> {
+    /** One request; `onData` receives the pieces a COPY export sends before its answer. */
+    call<T>(request: Request, onData?: (bytes: Uint8Array) => void): Promise<T> {
       if (stopped) return Promise.reject(stopped);
       const id = nextId++;
       return new Promise<T>((resolve, reject) => {
-        pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+        pending.set(id, { resolve: resolve as (value: unknown) => void, reject, ...(onData ? { onData } : {}) });
         worker.ref();
         worker.postMessage({ ...request, id });
       });
@@ -165,10 +170,11 @@ export async function openPglite(location: PgliteLocation, options: OpenOptions 
       return worker.call<number>({ op: 'copyFrom', text: toBlobCopy(text, /\bFROM\s+STDIN\b/i, "FROM '/dev/blob'"), parts });
     },
     async *copyTo(text: string): AsyncIterable<Uint8Array> {
-      const buffer = await worker.call<ArrayBuffer | null>({ op: 'copyTo', text: toBlobCopy(text, /\bTO\s+STDOUT\b/i, "TO '/dev/blob'") });
-      if (!buffer) return;
-      const bytes = new Uint8Array(buffer);
-      for (let at = 0; at < bytes.length; at += 256 * 1024) yield bytes.subarray(at, at + 256 * 1024);
+      if (!/\bTO\s+STDOUT\b/i.test(text)) throw new ConnectionError('COPY_FAILED', `Not a COPY TO STDOUT statement: ${text.slice(0, 80)}`);
+      // The pieces arrive while PGlite exports; they are handed on once the export succeeded.
+      const pieces: Uint8Array[] = [];
+      await worker.call({ op: 'copyTo', text }, (bytes) => pieces.push(bytes));
+      yield* pieces;
     },
   };
 

@@ -55,6 +55,27 @@ describe('PGlite in its own thread', () => {
     }
   });
 
+  it('streams a COPY export over the wire protocol: rows bigger than a piece, many small rows, and an error', async () => {
+    const db = await openDatabase(tempStorePath(), { create: true });
+    try {
+      await db.exec("create table big (id int, body text); insert into big select g, repeat(chr(65 + g), 700000 + g) from generate_series(1, 3) g");
+      await db.exec('create table small (id int); insert into small select generate_series(1, 100000)');
+      const text = async (sql: string) => {
+        const parts: Buffer[] = [];
+        for await (const part of db.copyTo(sql)) parts.push(Buffer.from(part));
+        return Buffer.concat(parts).toString('utf8');
+      };
+      const big = await text('COPY (select id, body from big order by id) TO STDOUT');
+      expect(big).toBe([1, 2, 3].map((g) => `${g}\t${String.fromCharCode(65 + g).repeat(700000 + g)}\n`).join(''));
+      const small = await text('COPY small TO STDOUT');
+      expect(small).toBe(Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join(''));
+      await expect(text('COPY (select 1 / (id - id) from small) TO STDOUT')).rejects.toMatchObject({ code: 'QUERY_FAILED', sqlState: '22012' });
+      expect(await db.query('select count(*)::int as n from small')).toEqual([{ n: 100000 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('refuses calls once closed, with one clear error', async () => {
     const db = await openDatabase(tempStorePath(), { create: true });
     await db.close();
