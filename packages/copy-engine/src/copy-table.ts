@@ -50,8 +50,8 @@ async function nextBoundary(db: { query: Database['query'] }, table: PlannedTabl
 }
 
 /**
- * Bytes of table (heap and TOAST) in one page chunk at most: PGlite hands a chunk over whole,
- * and holds it about three times while it does (its output pieces, a Blob, the buffer).
+ * Bytes of table (heap and TOAST) in one page chunk at most: a chunk is held whole while the
+ * target ingests the one before (its COPY output is about half of this for messages).
  */
 const PAGE_CHUNK_BYTES = 32 * 1024 * 1024;
 

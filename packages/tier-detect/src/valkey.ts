@@ -1,4 +1,3 @@
-import { Valkey } from 'iovalkey';
 import { redactText, redactUrl } from '@mosaic/connection';
 
 export interface ValkeyHealth {
@@ -18,6 +17,8 @@ export interface ValkeyHealth {
 export async function checkValkey(url: string, timeoutMs = 3000): Promise<ValkeyHealth> {
   const display = redactUrl(url);
   let lastError: Error | undefined;
+  // Loaded on use: most detections have no Valkey URL, and the client is memory they would carry.
+  const { Valkey } = await import('iovalkey');
   const client = new Valkey(url, {
     lazyConnect: true,
     retryStrategy: () => null,

@@ -1,5 +1,4 @@
 import { parseLocation } from '@mosaic/connection';
-import { seed, SeedError } from '@mosaic/seed';
 import { withLocation, withLock } from '../open.js';
 import type { ConnectArgs } from '../open.js';
 import type { Output } from '../output.js';
@@ -12,6 +11,8 @@ export interface SeedArgs extends ConnectArgs {
 }
 
 export async function seedCommand(args: SeedArgs, out: Output): Promise<number> {
+  // Loaded here, not with the CLI: its corpus is memory every other command would carry.
+  const { seed, SeedError } = await import('@mosaic/seed');
   const location = parseLocation(args.url);
   // Bad numbers are refused before anything is opened.
   if (!Number.isInteger(args.scale) || args.scale < 1) {
