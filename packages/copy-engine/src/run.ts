@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@mosaic/connection';
 import { applyMigrations, loadDdl } from '@mosaic/schema';
-import { missingLoadDdl, relaxForLoad, restoreAfterLoad } from './constraints.js';
+import { isVectorIndex, missingLoadDdl, relaxForLoad, restoreAfterLoad } from './constraints.js';
 import type { RebuiltDdl } from './constraints.js';
 import { copyTable } from './copy-table.js';
 import type { TableCopyResult } from './copy-table.js';
@@ -91,7 +91,7 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
     try {
       hooks.onEvent?.({ type: 'phase', phase: 'copy' });
       const left = tables.filter((t) => !t.resume?.done);
-      const slowIndexes = new Set(loadDdl(plan.to).filter((d) => d.kind === 'index' && /\busing\s+(hnsw|ivfflat)\b/i.test(d.sql)).map((d) => d.table));
+      const slowIndexes = new Set(loadDdl(plan.to).filter(isVectorIndex).map((d) => d.table));
       const todo = relaxed ? relaxedOrder(left, slowIndexes) : left;
       await schedule(todo, plan.jobs, async (table) => {
         try {
