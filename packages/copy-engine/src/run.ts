@@ -98,7 +98,13 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
           results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert, stallMs, hooks }));
           await options.assertLocked?.();
           // A loaded table's indexes (the HNSW one above all) build while later tables load.
-          if (relaxed) builds.push(restoreAfterLoad(target, plan.to, [table.table], ['index']).then((r) => void rebuilt.push(...r)));
+          if (relaxed) {
+            const build = restoreAfterLoad(target, plan.to, [table.table], ['index']).then((r) => void rebuilt.push(...r));
+            // Handled now, reported below: a build that fails while tables still load (the target
+            // went away) must not be an unhandled rejection, which would end the process.
+            build.catch(() => {});
+            builds.push(build);
+          }
         } catch (e) {
           failed.add(table.table);
           throw e;
