@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
+import { createTestDatabase, tempStorePath, testServers } from '@mosaic/test-harness';
 import { ConnectionError, isMosaicError, MosaicError, openDatabase } from '../src/index.js';
 import type { Database } from '../src/index.js';
 
 const engines = [
-  { name: 'PostgreSQL', open: async () => openDatabase(await createTestDatabase()) },
+  ...testServers().map((server) => ({ name: `PostgreSQL ${server.major}`, open: async () => openDatabase(await createTestDatabase('mosaic_test', server)) })),
   { name: 'PGlite', open: () => openDatabase(tempStorePath(), { create: true }) },
 ];
 

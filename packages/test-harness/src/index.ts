@@ -1,4 +1,6 @@
-export type {} from './provided.js';
+export type { TestServer } from './provided.js';
+export { testServer, testServers } from './servers.js';
+export type { ServerRef } from './servers.js';
 export { createTestDatabase, tempDir, tempStorePath } from './databases.js';
 export { findPostgresBin, startEphemeralCluster } from './ephemeral-cluster.js';
 export type { EphemeralCluster } from './ephemeral-cluster.js';
