@@ -31,6 +31,11 @@ die() { echo "[provision] ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (it installs Debian packages and pgvector)"
 command -v apt-get >/dev/null || die "this script needs a Debian host (apt-get not found)"
 
+# One run at a time (the demo and a shell may start it together): a second waits for the first.
+mkdir -p "$WORK"
+exec 9>"$WORK/provision.lock"
+flock 9   # servers started below get "9>&-": a server holding the lock's fd would hold the lock
+
 apt_updated=0
 apt_install() {
   if [ $apt_updated = 0 ]; then
@@ -39,7 +44,7 @@ apt_install() {
     apt_updated=1
   fi
   say "apt-get install $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null 9>&-
 }
 
 # The first Debian mirror the host's own apt sources name (deb822 "URIs:" or one-line "deb"):
@@ -64,7 +69,7 @@ PG_MAJOR=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 if ! pg_isready -q -h 127.0.0.1 -p "$PG_PORT"; then
   say "starting PostgreSQL $PG_MAJOR"
-  pg_ctlcluster --skip-systemctl-redirect "$PG_MAJOR" main start || die "could not start PostgreSQL $PG_MAJOR (pg_ctlcluster $PG_MAJOR main start)"
+  pg_ctlcluster --skip-systemctl-redirect "$PG_MAJOR" main start 9>&- || die "could not start PostgreSQL $PG_MAJOR (pg_ctlcluster $PG_MAJOR main start)"
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.5; done
 fi
 pg_isready -q -h 127.0.0.1 -p "$PG_PORT" || die "PostgreSQL is not accepting connections on 127.0.0.1:$PG_PORT"
@@ -151,7 +156,7 @@ else
     printf '#!/bin/sh\nexit 101\n' > "$ROOT/usr/sbin/policy-rc.d" && chmod 755 "$ROOT/usr/sbin/policy-rc.d"
     say "installing postgresql-17 and postgresql-17-pgvector in the trixie root (log: $WORK/trixie-apt.log)"
     # Dpkg::Use-Pty=0: the root has no /dev/pts; the package scripts' chatter goes to the log.
-    root_apt() { in_root apt-get -o Dpkg::Use-Pty=0 -y -q --no-install-recommends "$@" >>"$WORK/trixie-apt.log" 2>&1 ||
+    root_apt() { in_root apt-get -o Dpkg::Use-Pty=0 -y -q --no-install-recommends "$@" >>"$WORK/trixie-apt.log" 2>&1 9>&- ||
       die "apt-get $* failed in $ROOT (log: $WORK/trixie-apt.log)"; }
     root_apt update
     [ -f "$ROOT/etc/postgresql-common/createcluster.conf" ] || root_apt install postgresql-common
@@ -193,7 +198,7 @@ EOF
     rm -f "$pidfile"
   fi
   setsid -w chroot --userspec="$pg_uid" "$ROOT" env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=/var/lib/postgresql \
-    "$PG17_BIN/pg_ctl" -D "$PG17_DATA" -l /var/lib/postgresql/17/mosaic.log -w -t 60 start >/dev/null ||
+    "$PG17_BIN/pg_ctl" -D "$PG17_DATA" -l /var/lib/postgresql/17/mosaic.log -w -t 60 start >/dev/null 9>&- ||
     die "PostgreSQL 17 did not start (log: $ROOT/var/lib/postgresql/17/mosaic.log)"
   pg17_ok || die "PostgreSQL 17 with pgvector is not answering on 127.0.0.1:$PG17_PORT (log: $ROOT/var/lib/postgresql/17/mosaic.log)"
   say "PostgreSQL $(psql17 -c 'show server_version') with pgvector on 127.0.0.1:$PG17_PORT"
@@ -231,7 +236,7 @@ if [ "$(valkey_major)" != 8 ]; then
   say "starting valkey-server on 127.0.0.1:$VALKEY_PORT"
   mkdir -p "$WORK/valkey"
   valkey-server --daemonize yes --bind 127.0.0.1 --port "$VALKEY_PORT" --save "" --appendonly no \
-    --dir "$WORK/valkey" --pidfile "$WORK/valkey/valkey-$VALKEY_PORT.pid" --logfile "$WORK/valkey/valkey-$VALKEY_PORT.log" >/dev/null
+    --dir "$WORK/valkey" --pidfile "$WORK/valkey/valkey-$VALKEY_PORT.pid" --logfile "$WORK/valkey/valkey-$VALKEY_PORT.log" >/dev/null 9>&-
   for _ in $(seq 1 20); do valkey_cli ping | grep -q PONG && break; sleep 0.25; done
 fi
 [ "$(valkey_major)" = 8 ] || die "Valkey 8 does not answer on 127.0.0.1:$VALKEY_PORT (log: $WORK/valkey/valkey-$VALKEY_PORT.log)"
