@@ -8,7 +8,8 @@ import { seed } from '@mosaic/seed';
 import { createTestDatabase, tempStorePath, testServers } from '@mosaic/test-harness';
 import { checkValkey, detect } from '../src/index.js';
 
-const VALKEY_URL = process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6379';
+// Valkey 8 as tools/provision-services.sh starts it (the machine's Redis 7 on 6379 is not the federated cache).
+const VALKEY_URL = process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6380';
 
 async function seeded(location: string, tier: Tier, scale: number): Promise<Record<string, number>> {
   const db = await openDatabase(location, { create: true });
