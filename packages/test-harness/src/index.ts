@@ -7,3 +7,5 @@ export type { EphemeralCluster } from './ephemeral-cluster.js';
 export { tableDigests } from './digests.js';
 export type { QueryRunner } from './digests.js';
 export { PASSWORD_ROLE, PASSWORD_ROLE_SECRET } from './ephemeral-cluster.js';
+export { startTcpProxy } from './tcp-proxy.js';
+export type { LinkOptions, TcpProxy } from './tcp-proxy.js';
