@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, startTcpProxy, tempStorePath } from '@mosaic/test-harness';
+import type { TcpProxy } from '@mosaic/test-harness';
+import { expectMigrated, initSeed, query } from './migrate-helpers.js';
+import { runCli } from './run-cli.js';
+
+// A target on another host: PostgreSQL 17 behind a loopback proxy that adds a 10 ms round trip and
+// caps each direction at 200 Mbit/s (the kernel here has no netem). The proxy counts how often the
+// traffic turns from client->server to server->client: the round trips the link charges for.
+describe('a federated target on another host (10 ms round trip, 200 Mbit/s)', () => {
+  let source: string;
+  let proxy: TcpProxy;
+  const servers: string[] = [];
+
+  beforeAll(async () => {
+    source = tempStorePath();
+    await initSeed(source, 'local', 3);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  async function migrateThroughLink(batchSize: number) {
+    const direct = await createTestDatabase('mosaic_test', 'federated');
+    servers.push(direct);
+    await query(direct, 'create extension vector');
+    const u = new URL(direct);
+    proxy ??= await startTcpProxy({ host: u.hostname, port: Number(u.port || 5432) }, { roundTripMs: 10, mbitPerSecond: 200 });
+    const before = proxy.stats.turns;
+    const run = await runCli(['storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', proxy.url(direct), '--yes', '--no-verify', '--jobs', '1', '--batch-size', String(batchSize)], {}, 300_000);
+    expect(run.status, run.stderr).toBe(0);
+    const [journal] = await query<{ chunks: number }>(direct, 'select sum(chunks)::int as chunks from mosaic.migration_tables');
+    return { direct, turns: proxy.stats.turns - before, chunks: journal!.chunks };
+  }
+
+  it('migrates exactly, and a chunk costs at most 4 round trips on the link', async () => {
+    const coarse = await migrateThroughLink(400);
+    const fine = await migrateThroughLink(100);
+    await expectMigrated(source, coarse.direct, false);
+    await expectMigrated(source, fine.direct, false);
+    expect(fine.chunks).toBeGreaterThan(coarse.chunks + 10);
+    // The same run with more, smaller chunks: the extra round trips are the chunks' own.
+    const perChunk = (fine.turns - coarse.turns) / (fine.chunks - coarse.chunks);
+    expect(perChunk, `${fine.turns} - ${coarse.turns} turns over ${fine.chunks} - ${coarse.chunks} chunks`).toBeLessThanOrEqual(4);
+
+    const verify = await runCli(['storage', 'verify', '--source', source, '--target-url', proxy.url(fine.direct)], {}, 300_000);
+    expect(verify.status, verify.stderr).toBe(0);
+  }, 600_000);
+});
