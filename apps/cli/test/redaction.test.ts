@@ -29,7 +29,11 @@ const password = fc
   })
   .filter((p) => /[A-Za-z]/.test(p));
 
-/** Cases per property (each runs every path twice); MOSAIC_PROPERTY_RUNS overrides, e.g. for a longer hunt. */
+/**
+ * Cases per property (each runs every path twice); MOSAIC_PROPERTY_RUNS overrides, e.g. for a longer hunt.
+ * `endOnFailure`: no shrinking here (each step spawns every path again); the counterexample and
+ * its seed are printed as found. The pure properties in @mosaic/connection do shrink.
+ */
 const RUNS = process.env.MOSAIC_PROPERTY_RUNS ? Number(process.env.MOSAIC_PROPERTY_RUNS) : undefined;
 
 const VALKEY = process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6379';
@@ -141,7 +145,7 @@ describe('no password ever leaks through the CLI (property)', () => {
         failurePaths(typedPassword(placeholderFor(pw), encoded), ports, live),
       ]);
       expectNoLeak(`failure paths, password ${JSON.stringify(typed)}`, real, baseline, [typed, pw]);
-    }), { numRuns: RUNS ?? 10 });
+    }), { numRuns: RUNS ?? 10, endOnFailure: true });
   }, 600_000);
 
   it('success paths: init, seed, migrate-tier (dry run, run, re-run), verify, status with Valkey, the journal', async () => {
@@ -153,7 +157,7 @@ describe('no password ever leaks through the CLI (property)', () => {
       // Percent-encoded, every password is a valid URL: the success paths must really have run.
       if (encoded) expect(real.migrated, real.text.slice(0, 3000)).toBe(true);
       if (real.migrated) migrations++;
-    }), { numRuns: RUNS ?? 4, examples: [['p@ss/w#rd?x;y%z: é中', true], ['p@ss/w#rd?x;y%z: é中', false]] });
+    }), { numRuns: RUNS ?? 4, endOnFailure: true, examples: [['p@ss/w#rd?x;y%z: é中', true], ['p@ss/w#rd?x;y%z: é中', false]] });
     expect(migrations).toBeGreaterThan(0);
   }, 600_000);
 });

@@ -54,6 +54,17 @@ describe('the URL handed to the driver', () => {
     expect(parseLocation('postgresql://u@host/db')).toMatchObject({ url: 'postgresql://u@host/db' });
   });
 
+  it('refuses a raw password that starts with ? # or / (the URL parser reads host "u", an empty port, then a query)', () => {
+    let caught: unknown;
+    try {
+      parseLocation('postgresql://postgres:? z  éé@127.0.0.1:5432/db');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({ code: 'INVALID_LOCATION' });
+    expect((caught as Error).message).toBe('Malformed PostgreSQL URL postgresql://postgres:***@127.0.0.1:5432/db: the port after "host:" is empty (a password holding / # or ? must be percent-encoded: %2F %23 %3F).');
+  });
+
   it('refuses a password whose % starts no percent-encoded byte (postgres.js would throw "URI malformed")', () => {
     expect(() => parseLocation('postgresql://u:100%zz@host/db')).toThrow(expect.objectContaining({ code: 'INVALID_LOCATION' }));
   });

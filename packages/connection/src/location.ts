@@ -44,6 +44,11 @@ export function parseLocation(input: string): Location {
   if (url.port !== '' && !/^\d+$/.test(url.port)) {
     throw new ConnectionError('INVALID_LOCATION', `Malformed PostgreSQL URL ${redactForMessage(text)}: the port must be a number.`);
   }
+  if (/:$/.test(authorityOf(text).hostPort)) {
+    // `postgresql://u:?secret@host/db` parses as host `u` with an empty port and a query: a
+    // password starting with ? # or / (the rest would be sent to a wrong host, or as options).
+    throw new ConnectionError('INVALID_LOCATION', `Malformed PostgreSQL URL ${redactForMessage(text)}: the port after "host:" is empty (a password holding / # or ? must be percent-encoded: %2F %23 %3F).`);
+  }
   if (!decodes(url.username) || !decodes(url.password)) {
     // postgres.js decodeURIComponent()s both and would throw a bare "URI malformed".
     throw new ConnectionError('INVALID_LOCATION', `Malformed PostgreSQL URL ${redactForMessage(text)}: a % in the user or password must start a percent-encoded byte (write a literal % as %25).`);
@@ -68,12 +73,19 @@ function decodes(component: string): boolean {
  * of the password as a host name. Re-encoding the userinfo (`u:p%40ss@host`) leaves one `@`.
  */
 function normaliseUserinfo(text: string, url: URL): string {
+  const { head, rest, at } = authorityOf(text);
+  if (at < 0) return text;
+  return `${head}${url.username}${url.password !== '' || rest.slice(0, at).includes(':') ? `:${url.password}` : ''}@${rest.slice(at + 1)}`;
+}
+
+/** The authority as the URL parser reads it: up to the first / ? or #, userinfo to its last @. */
+function authorityOf(text: string): { head: string; rest: string; at: number; hostPort: string } {
   const head = SCHEME.exec(text)![0];
   const rest = text.slice(head.length);
   const end = rest.search(/[/?#]/);
-  const at = (end < 0 ? rest : rest.slice(0, end)).lastIndexOf('@');
-  if (at < 0) return text;
-  return `${head}${url.username}${url.password !== '' || rest.slice(0, at).includes(':') ? `:${url.password}` : ''}@${rest.slice(at + 1)}`;
+  const authority = end < 0 ? rest : rest.slice(0, end);
+  const at = authority.lastIndexOf('@');
+  return { head, rest, at, hostPort: authority.slice(at + 1) };
 }
 
 function expandHome(path: string): string {
