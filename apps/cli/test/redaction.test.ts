@@ -145,7 +145,12 @@ describe('no password ever leaks through the CLI (property)', () => {
         failurePaths(typedPassword(placeholderFor(pw), encoded), ports, live),
       ]);
       expectNoLeak(`failure paths, password ${JSON.stringify(typed)}`, real, baseline, [typed, pw]);
-    }), { numRuns: RUNS ?? 10, endOnFailure: true });
+      // Percent-encoded, every URL is valid: each failure must really have been met.
+      if (encoded) {
+        for (const said of ['Connection refused by', 'Database does not exist at', 'UNREACHABLE']) expect(real).toContain(said);
+        if (inject('pgPasswordUrl')) expect(real).toContain('Authentication failed for');
+      }
+    }), { numRuns: RUNS ?? 10, endOnFailure: true, examples: [['p@ss/w#rd?x;y%z: é中', true]] });
   }, 600_000);
 
   it('success paths: init, seed, migrate-tier (dry run, run, re-run), verify, status with Valkey, the journal', async () => {
