@@ -19,12 +19,34 @@ export function createOutput(options: { json?: boolean } = {}): Output {
   return {
     json,
     stderrIsTty: Boolean(process.stderr.isTTY),
-    data: (text) => void process.stdout.write(`${redactText(text)}\n`),
+    data: (text) => void process.stdout.write(`${redactData(text)}\n`),
     info: (text) => {
       if (!json) process.stderr.write(`${redactText(text)}\n`);
     },
     error: (text) => void process.stderr.write(`${redactText(text)}\n`),
   };
+}
+
+/**
+ * A JSON document (--json) is redacted value by value: redactText reads a URL to the end of its
+ * line (a raw password may hold quotes), which on one JSON line would take in what follows.
+ */
+function redactData(text: string): string {
+  if (/^\s*[[{]/.test(text)) {
+    try {
+      return JSON.stringify(redactValues(JSON.parse(text)), null, text.includes('\n') ? 2 : undefined);
+    } catch {
+      // Not JSON after all: redact it as text.
+    }
+  }
+  return redactText(text);
+}
+
+function redactValues(value: unknown): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (Array.isArray(value)) return value.map(redactValues);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValues(v)]));
+  return value;
 }
 
 export function color(): boolean {

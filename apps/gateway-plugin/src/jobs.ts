@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isMosaicError, openDatabase, redactText } from '@mosaic/connection';
+import { isMosaicError, openDatabase, redactText, redactUrl } from '@mosaic/connection';
 import type { Database } from '@mosaic/connection';
 import { execute, migrationSummary, prepare } from '@mosaic/copy-engine';
 import type { CopyEvent } from '@mosaic/copy-engine';
@@ -83,7 +83,7 @@ export class JobManager {
   /** Starts a job and returns it at once; the work goes on in the background. */
   start(request: StartMigration): Job {
     const job: Job = {
-      id: randomUUID(), to: request.to, target: redactText(request.targetUrl), dryRun: request.dryRun, state: 'running',
+      id: randomUUID(), to: request.to, target: redactUrl(request.targetUrl), dryRun: request.dryRun, state: 'running',
       startedAt: new Date().toISOString(), finishedAt: null, tables: new Map(), events: [], report: null, error: null,
     };
     this.#jobs.set(job.id, job);

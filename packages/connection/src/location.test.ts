@@ -37,10 +37,35 @@ describe('redaction', () => {
   it('masks the password of a URL and password= parameters', () => {
     expect(redactUrl('postgresql://u:p%40ss@h/d')).toBe('postgresql://u:***@h/d');
     expect(redactUrl('postgresql://u@h/d')).toBe('postgresql://u@h/d');
-    expect(redactUrl('postgresql://h/d?user=u&password=x&sslmode=require')).toBe('postgresql://h/d?user=u&password=***&sslmode=require');
+    // A password= value runs to the end: a raw & or # in it must not end it early.
+    expect(redactUrl('postgresql://h/d?user=u&password=x&sslmode=require')).toBe('postgresql://h/d?user=u&password=***');
+    expect(redactUrl('postgresql://h/d?sslpassword=x')).toBe('postgresql://h/d?sslpassword=***');
   });
 
   it('masks every credentialed URL inside free text', () => {
     expect(redactText('could not reach postgres://a:b@h1/x or redis://:c@h2:6379')).toBe('could not reach postgres://a:***@h1/x or redis://:***@h2:6379');
+  });
+});
+
+describe('the URL handed to the driver', () => {
+  it('has the userinfo percent-encoded as the URL parser read it (postgres.js splits hosts after the first @)', () => {
+    expect(parseLocation('postgresql://u:a@b,c@host/db')).toMatchObject({ url: 'postgresql://u:a%40b,c@host/db' });
+    expect(parseLocation('postgresql://u:p%40ss@host/db')).toMatchObject({ url: 'postgresql://u:p%40ss@host/db' });
+    expect(parseLocation('postgresql://u@host/db')).toMatchObject({ url: 'postgresql://u@host/db' });
+  });
+
+  it('refuses a raw password that starts with ? # or / (the URL parser reads host "u", an empty port, then a query)', () => {
+    let caught: unknown;
+    try {
+      parseLocation('postgresql://postgres:? z  éé@127.0.0.1:5432/db');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({ code: 'INVALID_LOCATION' });
+    expect((caught as Error).message).toBe('Malformed PostgreSQL URL postgresql://postgres:***@127.0.0.1:5432/db: the port after "host:" is empty (a password holding / # or ? must be percent-encoded: %2F %23 %3F).');
+  });
+
+  it('refuses a password whose % starts no percent-encoded byte (postgres.js would throw "URI malformed")', () => {
+    expect(() => parseLocation('postgresql://u:100%zz@host/db')).toThrow(expect.objectContaining({ code: 'INVALID_LOCATION' }));
   });
 });

@@ -9,3 +9,6 @@ export type { QueryRunner } from './digests.js';
 export { PASSWORD_ROLE, PASSWORD_ROLE_SECRET } from './ephemeral-cluster.js';
 export { startTcpProxy } from './tcp-proxy.js';
 export type { LinkOptions, TcpProxy } from './tcp-proxy.js';
+export {
+  expectNoLeak, fragments, leakedFragments, normaliseOutput, PASSWORD_NON_ASCII, PASSWORD_SPECIALS, placeholderFor, PRINTABLE_ASCII, typedPassword, withPassword,
+} from './leaks.js';

@@ -71,6 +71,15 @@ describe('checkValkey', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('reports a malformed URL (a raw / or # in the password) without quoting it or the client\'s error', async () => {
+    for (const url of ['redis://:pa/ss-word@127.0.0.1:6379', 'redis://:pa#ss-word@127.0.0.1:6379', 'redis://:p@ss-word@127.0.0.1:1']) {
+      const health = await checkValkey(url, 1000);
+      expect(health.ok).toBe(false);
+      expect(health.url).toMatch(/^redis:\/\/:\*\*\*@127\.0\.0\.1:(6379|1)$/);
+      expect(JSON.stringify(health)).not.toMatch(/ss-word|pa\/ss|pa#ss/);
+    }
+  });
+
   it('gives up on a server that accepts the connection and never answers', async () => {
     const silent: Server = createServer(() => {});
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
