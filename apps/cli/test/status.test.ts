@@ -96,7 +96,7 @@ describe('mosaic storage status: bad input', () => {
     ['unknown scheme', async () => ['--url', `mongodb://root:${secret}@127.0.0.1/x`], 2, /Unsupported location scheme "mongodb:\/\/"/],
     ['wrong password (28P01)', async () => {
       const url = inject('pgPasswordUrl');
-      if (!url) throw new Error('This test needs a server that checks passwords: unset MOSAIC_TEST_DATABASE_URL so the harness starts its own cluster.');
+      if (!url) throw new Error('This test needs a server that checks passwords: unset MOSAIC_TEST_DATABASE_URL and MOSAIC_TEST_PG15_URL so the harness starts its own PostgreSQL 15 cluster.');
       const u = new URL(url);
       u.password = secret;
       return ['--url', u.toString()];

@@ -123,7 +123,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   project.provide('pgServers', servers);
   project.provide('pgAdminUrl', servers[0]!.adminUrl);
-  project.provide('pgPasswordUrl', servers[0]!.passwordUrl);
+  // Wherever a server checks passwords (the ephemeral PostgreSQL 15 cluster, a container): the auth-failure tests need one.
+  project.provide('pgPasswordUrl', servers.find((s) => s.passwordUrl)?.passwordUrl ?? '');
   project.provide('pgSource', servers[0]!.source);
   return stopAll;
 }

@@ -20,7 +20,7 @@ declare module 'vitest' {
     pgAdminUrl: string;
     /** How the first server was found. */
     pgSource: string;
-    /** The first server's password-role URL, or '' when it trusts everyone. */
+    /** A password-role URL on a selected server that checks passwords, or '' when every one trusts everyone. */
     pgPasswordUrl: string;
   }
 }
