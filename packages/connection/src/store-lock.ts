@@ -150,7 +150,8 @@ function tryLock(path: string, me: StoreLockHolder): Attempt {
 /**
  * Moves a stale lock aside. Another opener may have recovered it and taken the lock between our
  * read and the rename: the file moved is then checked (inode and holder), and a live lock moved by
- * mistake is linked back before anyone could have seen the store unlocked for long.
+ * mistake is linked back. Not covered: a third opener linking its own lock in the instant between
+ * that rename and the link back (three openers and a stale lock within microseconds).
  */
 function recoverStale(path: string, ino: number, stale: StoreLockHolder | undefined): void {
   const aside = `${path}.stale.${process.pid}.${Date.now()}`;
@@ -165,7 +166,7 @@ function recoverStale(path: string, ino: number, stale: StoreLockHolder | undefi
     try {
       linkSync(aside, path);
     } catch {
-      // a third opener took the free path in the instant it was free: nothing to restore to
+      // a third opener took the free path in that instant (see above)
     }
   }
   try {
