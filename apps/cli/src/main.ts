@@ -59,9 +59,10 @@ export async function main(argv: string[]): Promise<number> {
             y
               .option('url', { type: 'string', describe: 'PostgreSQL URL or PGlite directory (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
               .option('valkey-url', { type: 'string', default: process.env.MOSAIC_VALKEY_URL, defaultDescription: '$MOSAIC_VALKEY_URL', describe: 'Valkey/Redis URL to health-check for a federated store' })
+              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for a PGlite store another process has open; default: wait' })
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
               .example(examples('status')),
-          (a) => schedule(a.json, (out) => statusCommand({ url: a.url ?? defaultLocation(), valkeyUrl: a['valkey-url'], connectTimeout: a['connect-timeout'] }, out)),
+          (a) => schedule(a.json, (out) => statusCommand({ url: a.url ?? defaultLocation(), valkeyUrl: a['valkey-url'], lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'] }, out)),
         )
         .command(
           'init',
@@ -70,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
             y
               .option('url', { type: 'string', describe: 'PostgreSQL URL or PGlite directory (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
               .option('tier', { choices: TIERS, describe: 'Tier to create (default: local for a directory; federated for a database with pgvector installed, else standalone)' })
-              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for the Mosaic lock; default: wait' })
+              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for the Mosaic lock (or a PGlite store another process has open); default: wait' })
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
               .example(examples('init')),
           (a) => schedule(a.json, (out) => initCommand({ url: a.url ?? defaultLocation(), tier: a.tier as Tier | undefined, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'] }, out)),
@@ -83,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
               .option('url', { type: 'string', describe: 'PostgreSQL URL or PGlite directory (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
               .option('scale', { type: 'number', demandOption: true, describe: "Users' worth of data: 1 is ~200 rows, 1000 is ~1,000,000 rows" })
               .option('seed', { type: 'number', default: 1, describe: 'Random seed: the same seed and scale give identical data' })
-              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for the Mosaic lock; default: wait' })
+              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for the Mosaic lock (or a PGlite store another process has open); default: wait' })
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
               .example(examples('seed')),
           (a) => schedule(a.json, (out) => seedCommand({ url: a.url ?? defaultLocation(), scale: a.scale, seed: a.seed, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'] }, out)),
@@ -101,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document (plan and result) on stdout' })
               .option('batch-size', { type: 'number', default: 50_000, describe: 'Rows per chunk: one transaction and one journal entry each' })
               .option('jobs', { type: 'number', default: 2, describe: 'Tables copied at once (a table starts when its parents are done)' })
-              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for another run; default: wait' })
+              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for another run (the Mosaic lock, a PGlite source); default: wait' })
               .option('verify', { type: 'boolean', default: true, describe: 'Verify the target against the source at the end (--no-verify skips it)' })
               .example(examples('migrate-tier'))
               .epilogue(MIGRATE_EPILOGUE),
@@ -117,9 +118,10 @@ export async function main(argv: string[]): Promise<number> {
             y
               .option('source', { type: 'string', describe: 'The migrated store (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
               .option('target-url', { type: 'string', demandOption: true, describe: 'PostgreSQL URL of the target' })
+              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for a PGlite source another process has open; default: wait' })
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
               .example(examples('verify')),
-          (a) => schedule(a.json, (out) => verifyCommand({ source: a.source ?? defaultLocation(), targetUrl: a['target-url'], connectTimeout: a['connect-timeout'] }, out)),
+          (a) => schedule(a.json, (out) => verifyCommand({ source: a.source ?? defaultLocation(), targetUrl: a['target-url'], lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'] }, out)),
         )
         .example(examples('storage'))
         .demandCommand(1, 'Name a storage command: status, init, seed, migrate-tier, verify.'),

@@ -15,6 +15,7 @@ export type ConnectionErrorCode =
   | 'NOT_A_PGLITE_STORE'
   | 'STORE_UNREADABLE'
   | 'STORE_LOCKED'
+  | 'STORE_LOCK_TIMEOUT'
   | 'STORE_INCOMPATIBLE'
   | 'QUERY_FAILED'
   | 'COPY_FAILED';

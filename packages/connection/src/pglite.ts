@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ConnectionError } from './errors.js';
 import type { WorkerError, WorkerReply, WorkerRequest } from './pglite-worker.js';
-import { lockStore, STORE_LOCK_FILE } from './store-lock.js';
+import { acquireStoreLock, STORE_LOCK_FILE } from './store-lock.js';
 import { inTransaction } from './transaction.js';
 import type { Location } from './location.js';
 import type { Database, OpenOptions, Row, Session } from './types.js';
@@ -141,8 +141,17 @@ function startWorker(display: string) {
 }
 
 export async function openPglite(location: PgliteLocation, options: OpenOptions = {}): Promise<Database> {
-  const major = inspectStore(location, options.create ?? false);
-  const lock = lockStore(location.dir);
+  // Checked before the lock (a wrong path fails at once, not after a wait) and again under it:
+  // while this opener waited, the holder may have created or replaced the store.
+  inspectStore(location, options.create ?? false);
+  const lock = await acquireStoreLock(location.dir, options.storeLock);
+  let major: string;
+  try {
+    major = inspectStore(location, options.create ?? false);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   const display = location.display;
   const worker = startWorker(display);
   try {

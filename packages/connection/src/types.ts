@@ -1,4 +1,5 @@
 import type { Engine, Location } from './location.js';
+import type { StoreLockOptions } from './store-lock.js';
 
 export type Row = Record<string, unknown>;
 
@@ -52,6 +53,13 @@ export interface OpenOptions {
    * that a bulk read does not use well. Ignored for PostgreSQL.
    */
   readThrough?: boolean;
+  /**
+   * PGlite: what to do when another process holds the store. Default: fail at once with
+   * STORE_LOCKED. `{ wait: true }` waits for the holder to let go (however it exits), reporting it
+   * through `onWait`, up to `timeoutSeconds` (then STORE_LOCK_TIMEOUT), until `signal` aborts.
+   * A second open of one store in one process is refused at once either way.
+   */
+  storeLock?: StoreLockOptions;
 }
 
 /**

@@ -35,7 +35,7 @@ function checkTierFits(location: Location, tier: Tier | undefined): void {
 export async function initCommand(args: InitArgs, out: Output): Promise<number> {
   const location = parseLocation(args.url);
   checkTierFits(location, args.tier);
-  return withLocation(location, { applicationName: 'mosaic storage init', create: true, connectTimeout: args.connectTimeout }, async (db) =>
+  return withLocation(location, { applicationName: 'mosaic storage init', create: true, connectTimeout: args.connectTimeout, storeWait: { out, tag: 'storage init', timeoutSeconds: args.lockTimeout } }, async (db) =>
     // The run lock: init never changes a schema under a running migration.
     withLock(db, out, 'storage init', args.lockTimeout, async () => {
       const tier = args.tier ?? (await inferTier(db));

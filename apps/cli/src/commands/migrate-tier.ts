@@ -72,7 +72,7 @@ export async function migrateTierCommand(args: MigrateArgs, out: Output): Promis
   if (sourceLoc.engine === 'postgres' && targetLoc.engine === 'postgres' && sourceLoc.url === targetLoc.url) {
     throw new UsageError('--source and --target-url are the same database: pass the new database as --target-url.');
   }
-  return withLocation(sourceLoc, { applicationName: `mosaic ${TAG} (source)`, readThrough: true, connectTimeout: args.connectTimeout }, (source) =>
+  return withLocation(sourceLoc, { applicationName: `mosaic ${TAG} (source)`, readThrough: true, connectTimeout: args.connectTimeout, storeWait: { out, tag: TAG, timeoutSeconds: args.lockTimeout } }, (source) =>
     withLocation(targetLoc, { applicationName: `mosaic ${TAG}`, connectTimeout: args.connectTimeout }, async (target) => {
       const options = { to: args.to, batchSize: args.batchSize, jobs: args.jobs };
       const first = await prepare(source, target, options);

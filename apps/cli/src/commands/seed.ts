@@ -21,7 +21,7 @@ export async function seedCommand(args: SeedArgs, out: Output): Promise<number> 
   if (!Number.isInteger(args.seed) || args.seed < 0 || args.seed > 0xffffffff) {
     throw new SeedError('INVALID_OPTIONS', `--seed must be a whole number from 0 to 4294967295 (got ${args.seed}).`);
   }
-  return withLocation(location, { applicationName: 'mosaic storage seed', connectTimeout: args.connectTimeout }, (db) => withLock(db, out, 'storage seed', args.lockTimeout, async () => {
+  return withLocation(location, { applicationName: 'mosaic storage seed', connectTimeout: args.connectTimeout, storeWait: { out, tag: 'storage seed', timeoutSeconds: args.lockTimeout } }, (db) => withLock(db, out, 'storage seed', args.lockTimeout, async () => {
     // The heading comes with the first table, so a refusal stays a single line.
     let started = false;
     const result = await seed(db, { scale: args.scale, seed: args.seed }, (t) => {

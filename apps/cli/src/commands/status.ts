@@ -10,6 +10,7 @@ import type { Output } from '../output.js';
 export interface StatusArgs extends ConnectArgs {
   url: string;
   valkeyUrl?: string | undefined;
+  lockTimeout?: number | undefined;
 }
 
 function render(d: Detection): string[] {
@@ -40,7 +41,7 @@ function render(d: Detection): string[] {
 
 export async function statusCommand(args: StatusArgs, out: Output): Promise<number> {
   const location = parseLocation(args.url);
-  const detection = await withLocation(location, { applicationName: 'mosaic storage status', connectTimeout: args.connectTimeout }, (db) =>
+  const detection = await withLocation(location, { applicationName: 'mosaic storage status', connectTimeout: args.connectTimeout, storeWait: { out, tag: 'storage status', timeoutSeconds: args.lockTimeout } }, (db) =>
     detectDatabase(db, { valkeyUrl: args.valkeyUrl }));
   if (out.json) out.data(JSON.stringify(detection, null, 2));
   if (!detection.schema.present) {

@@ -11,6 +11,7 @@ import type { Output } from '../output.js';
 export interface VerifyArgs extends ConnectArgs {
   source: string;
   targetUrl: string;
+  lockTimeout?: number | undefined;
 }
 
 /** The per-table table, the rules, and the differing keys; data, so stdout. */
@@ -44,7 +45,7 @@ export async function runVerify(source: Database, target: Database): Promise<Ver
 export async function verifyCommand(args: VerifyArgs, out: Output): Promise<number> {
   const sourceLoc = parseLocation(args.source);
   const targetLoc = parseLocation(args.targetUrl);
-  return withLocation(sourceLoc, { applicationName: 'mosaic storage verify (source)', readThrough: true, connectTimeout: args.connectTimeout }, (source) =>
+  return withLocation(sourceLoc, { applicationName: 'mosaic storage verify (source)', readThrough: true, connectTimeout: args.connectTimeout, storeWait: { out, tag: 'verify', timeoutSeconds: args.lockTimeout } }, (source) =>
     withLocation(targetLoc, { applicationName: 'mosaic storage verify', connectTimeout: args.connectTimeout }, async (target) => {
       const report = await runVerify(source, target);
       if (out.json) out.data(JSON.stringify(report, null, 2));
