@@ -154,7 +154,7 @@ describe('the lock session dies mid-run', () => {
     const child = startCli(migrate(source, target));
     try {
       await waitFor('the run to wait on the blocker', async () => ((await waitingOnLock(target, 'mosaic migrate-tier')) > 0 ? true : undefined));
-      const [lockRow] = await query<{ pid: number }>(target, "select l.pid from pg_locks l where l.locktype = 'advisory' and l.classid = 1299149665 and l.objid = 1768095745 and l.objsubid = 1 and l.granted");
+      const [lockRow] = await query<{ pid: number }>(target, "select l.pid from pg_locks l where l.locktype = 'advisory' and l.classid = 1299149665 and l.objid = 1768095745 and l.objsubid = 1 and l.granted and l.database = (select oid from pg_database where datname = current_database())");
       await query(target, `select pg_terminate_backend(${lockRow!.pid})`);
       await new Promise((r) => setTimeout(r, 300));
     } finally {
