@@ -146,22 +146,25 @@ describe('the lock session dies mid-run', () => {
     }
   });
 
-  it('CLI: exit 1 with LOCK_LOST in one line, before any table is written', async () => {
+  it('CLI: exit 1 with LOCK_LOST in one line at once, even while a statement waits on a lock; no table written', async () => {
     const target = await createTestDatabase();
     expect((await runCli(['storage', 'init', '--url', target, '--tier', 'federated'])).status).toBe(0);
     // The run waits on this blocker before its first table; meanwhile its lock session is ended.
+    // The blocker stays until the run has ended: a stopping run cancels its own waiting statements.
     const holder = await blocker(target, 'lock table agent_logs in share mode');
     const child = startCli(migrate(source, target));
     try {
       await waitFor('the run to wait on the blocker', async () => ((await waitingOnLock(target, 'mosaic migrate-tier')) > 0 ? true : undefined));
       const [lockRow] = await query<{ pid: number }>(target, "select l.pid from pg_locks l where l.locktype = 'advisory' and l.classid = 1299149665 and l.objid = 1768095745 and l.objsubid = 1 and l.granted and l.database = (select oid from pg_database where datname = current_database())");
       await query(target, `select pg_terminate_backend(${lockRow!.pid})`);
-      await new Promise((r) => setTimeout(r, 300));
+      const ended = Date.now();
+      const status = await Promise.race([child.closed, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 15_000))]);
+      expect(status, child.output.stderr).toBe(1);
+      expect(Date.now() - ended).toBeLessThan(15_000);
     } finally {
       await holder.end();
+      child.kill('SIGKILL');
     }
-    const status = await child.closed;
-    expect(status, child.output.stderr).toBe(1);
     expect(lastLine(child.output.stderr)).toMatch(/^The connection that holds the Mosaic lock on .* was closed .*: stopping before anything more is written\. Re-run to resume\.$/);
     expect(child.output.stderr).not.toMatch(/^\s+at /m);
     expect(await query(target, 'select table_name from mosaic.migration_tables')).toEqual([]);

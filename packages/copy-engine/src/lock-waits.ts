@@ -34,6 +34,8 @@ export interface LockWaitOptions {
 export interface LockWaitWatcher {
   /** Set once a wait outlasted the timeout and its statement was cancelled. */
   readonly failure: CopyEngineError | undefined;
+  /** Cancels the run's statements that wait on a lock now (the run is stopping: none may go on waiting). */
+  cancelWaits(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -60,7 +62,7 @@ export function describeBlockers(blockers: readonly LockBlocker[]): string {
 export async function watchLockWaits(
   db: Database, side: LockWait['side'], options: LockWaitOptions, onWait: (wait: LockWait) => void, onFailure: (error: CopyEngineError) => void,
 ): Promise<LockWaitWatcher> {
-  if (db.engine !== 'postgres') return { failure: undefined, stop: async () => {} };
+  if (db.engine !== 'postgres') return { failure: undefined, cancelWaits: async () => {}, stop: async () => {} };
   const reportAfterMs = options.reportAfterMs ?? 3000;
   const reportEveryMs = options.reportEveryMs ?? 3000;
   const pollMs = options.pollMs ?? 1000;
@@ -141,6 +143,11 @@ export async function watchLockWaits(
   return {
     get failure() {
       return failure;
+    },
+    async cancelWaits() {
+      const pids = db.backendPids().filter((pid) => pid !== session.backendPid);
+      if (stopped || pids.length === 0) return;
+      await session.query(`select pg_cancel_backend(pid) from pg_stat_activity where pid in (${pids.map((p) => Number(p)).join(', ')}) and wait_event_type = 'Lock'`).catch(() => {});
     },
     async stop() {
       stopped = true;

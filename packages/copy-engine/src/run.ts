@@ -84,12 +84,15 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
   // Whatever must stop the run at once (the lock lost, a lock wait past its bound, a failed
   // index build) aborts this; every job hears it before its next commit.
   const stop = new AbortController();
+  const watchers: LockWaitWatcher[] = [];
   const halt = (reason: unknown) => {
-    if (!stop.signal.aborted) stop.abort(reason);
+    if (stop.signal.aborted) return;
+    stop.abort(reason);
+    // A statement waiting on a lock would hold the stop up for as long as its blocker lives.
+    for (const w of watchers) void w.cancelWaits();
   };
   if (options.signal?.aborted) halt(options.signal.reason);
   options.signal?.addEventListener('abort', () => halt(options.signal!.reason), { once: true });
-  const watchers: LockWaitWatcher[] = [];
   try {
     for (const [db, side] of [[target, 'target'], [source, 'source']] as const) {
       watchers.push(await watchLockWaits(db, side, options.lockWaits ?? {}, (wait) => hooks.onEvent?.({ type: 'lock-wait', ...wait }), halt));
