@@ -102,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
               .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document (plan and result) on stdout' })
               .option('batch-size', { type: 'number', default: 50_000, describe: 'Rows per chunk: one transaction and one journal entry each' })
               .option('jobs', { type: 'number', default: 2, describe: 'Tables copied at once (a table starts when its parents are done)' })
-              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for another run (the Mosaic lock, a PGlite source); default: wait' })
+              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for another run (the Mosaic lock, a PGlite source), or for a lock any statement of the run waits on; default: wait' })
               .option('verify', { type: 'boolean', default: true, describe: 'Verify the target against the source at the end (--no-verify skips it)' })
               .example(examples('migrate-tier'))
               .epilogue(MIGRATE_EPILOGUE),

@@ -1,13 +1,21 @@
 import cliProgress from 'cli-progress';
-import type { CopyEvent } from '@mosaic/copy-engine';
+import { describeBlockers } from '@mosaic/copy-engine';
+import type { CopyEvent, LockWait } from '@mosaic/copy-engine';
 import type { Output } from './output.js';
 
 const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
 
+/** `Waiting for a lock on the target: blocked by pid N (app, idle in transaction since T); waited X s of T` */
+export function lockWaitLine(tag: string, wait: LockWait): string {
+  const bound = wait.timeoutMs !== null ? ` of ${Math.round(wait.timeoutMs / 1000)}` : '';
+  return `[${tag}] Waiting for a lock on the ${wait.side}: blocked by ${describeBlockers(wait.blockers)}; waited ${Math.round(wait.waitedMs / 1000)} s${bound}`;
+}
+
 /**
  * Progress of a run. On a TTY (stderr): one bar per table being copied with rows, bytes, rate
  * and ETA (cli-progress: maintained, multi-bar, handles redraw and non-TTY fallbacks).
- * Otherwise: plain lines, at most one per table every two seconds. --json: nothing.
+ * Otherwise: plain lines, at most one per table every two seconds. --json: nothing. Either way, a
+ * statement waiting on a lock is reported every few seconds with who blocks it.
  */
 export function progressRenderer(out: Output, tag: string): { onEvent: (e: CopyEvent) => void; stop: () => void } {
   if (out.json) return { onEvent: () => {}, stop: () => {} };
@@ -23,6 +31,7 @@ export function progressRenderer(out: Output, tag: string): { onEvent: (e: CopyE
     const bars = new Map<string, { bar: cliProgress.SingleBar; started: number }>();
     return {
       onEvent(e) {
+        if (e.type === 'lock-wait') multi.log(`${lockWaitLine(tag, e)}\n`);
         if (e.type === 'table-start') {
           bars.set(e.table, { bar: multi.create(Math.max(e.rows, 1), e.resumedRows, { table: e.table.padEnd(20), mb: mb(0), rate: 0 }), started: Date.now() });
         } else if (e.type === 'table-progress') {
@@ -43,6 +52,7 @@ export function progressRenderer(out: Output, tag: string): { onEvent: (e: CopyE
   const last = new Map<string, number>();
   return {
     onEvent(e) {
+      if (e.type === 'lock-wait') out.info(lockWaitLine(tag, e));
       if (e.type === 'phase' && e.phase !== 'copy') out.info(`[${tag}] ${PHASES[e.phase]}`);
       if (e.type === 'table-progress') {
         const now = Date.now();

@@ -20,6 +20,8 @@ export interface AcquireOptions {
   reportEveryMs?: number;
   pollMs?: number;
   signal?: AbortSignal;
+  /** While held, how often a light query checks the lock is still this session's (PostgreSQL). Default 5000. */
+  checkEveryMs?: number;
 }
 
 export interface HeldLock {
@@ -28,11 +30,33 @@ export interface HeldLock {
   readonly backendPid: number;
   /** Throws LOCK_LOST if the session no longer holds the lock (connection dropped, terminated). */
   assertHeld(): Promise<void>;
+  /**
+   * Aborted the moment the lock is known lost (reason: a LOCK_LOST AdvisoryLockError): at once
+   * when the lock's connection closes, else at the next periodic check. A flag to test before
+   * each write, with no round trip; not aborted by release().
+   */
+  readonly lost: AbortSignal;
   /** Unlocks and returns the connection. Safe to call twice. */
   release(): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The lock lives as long as its session: no server timeout may end that session while a run
+ * holds it, however long the run (a role or database may set any of these). statement_timeout,
+ * lock_timeout and idle_in_transaction_session_timeout are off on every session already
+ * (@mosaic/connection); set again here so the lock never depends on that. idle_session_timeout
+ * exists from PostgreSQL 14 and transaction_timeout from 17: older servers refuse the name.
+ */
+async function pinSessionTimeouts(session: Session): Promise<void> {
+  const [row] = await session.query<{ v: number }>("select current_setting('server_version_num')::int as v");
+  const version = row?.v ?? 0;
+  const settings = ['statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout'];
+  if (version >= 140000) settings.push('idle_session_timeout');
+  if (version >= 170000) settings.push('transaction_timeout');
+  await session.exec(settings.map((name) => `SET ${name} = 0;`).join(' '));
+}
 
 /**
  * Takes the Mosaic session advisory lock on its own reserved connection and keeps it for
@@ -47,11 +71,12 @@ export async function acquireAdvisoryLock(db: Database, options: AcquireOptions 
   // PGlite has one session, already guarded across processes by the store lock; reserving it
   // would stall every other statement of this process, so the lock runs on the shared one.
   const session: Session = db.engine === 'pglite'
-    ? { ...db, engine: 'pglite', query: (t, p) => db.query(t, p), exec: (t) => db.exec(t), copyFrom: (t, d) => db.copyFrom(t, d), copyTo: (t) => db.copyTo(t), release: async () => {} }
+    ? { ...db, engine: 'pglite', query: (t, p) => db.query(t, p), exec: (t) => db.exec(t), copyFrom: (t, d) => db.copyFrom(t, d), copyTo: (t) => db.copyTo(t), backendPid: null, closed: new AbortController().signal, release: async () => {} }
     : await db.session();
   const started = Date.now();
   let lastReport = -Infinity;
   try {
+    if (db.engine === 'postgres') await pinSessionTimeouts(session);
     let backendPid: number;
     for (;;) {
       const [row] = await session.query<{ ok: boolean; pid: number }>('select pg_try_advisory_lock($1::bigint) as ok, pg_backend_pid() as pid', [key.toString()]);
@@ -85,9 +110,26 @@ export async function acquireAdvisoryLock(db: Database, options: AcquireOptions 
     }
     let released = false;
     const { classid, objid } = lockKeyParts(key);
-    return {
+    const lost = new AbortController();
+    const loseWith = (error: AdvisoryLockError) => {
+      if (!released && !lost.signal.aborted) lost.abort(error);
+    };
+    // Heard at once: the lock's connection closing (terminated, server gone, network dropped).
+    const onClosed = () => loseWith(new AdvisoryLockError('LOCK_LOST', `The connection that holds the Mosaic lock on ${db.location.display} was closed (the session was terminated, or the server went away): stopping before anything more is written. Re-run to resume.`, { cause: session.closed.reason }));
+    if (session.closed.aborted) onClosed();
+    else session.closed.addEventListener('abort', onClosed, { once: true });
+    // And a light periodic check, for a lock lost with its connection still open.
+    let checking: Promise<void> = Promise.resolve();
+    const timer = db.engine === 'postgres'
+      ? setInterval(() => {
+        checking = held.assertHeld().catch((error: unknown) => loseWith(error as AdvisoryLockError));
+      }, options.checkEveryMs ?? 5000)
+      : undefined;
+    timer?.unref();
+    const held: HeldLock = {
       key,
       backendPid,
+      lost: lost.signal,
       async assertHeld() {
         const [row] = await session.query<{ held: boolean }>(
           `select exists(select 1 from pg_locks where locktype = 'advisory' and classid = $1::oid and objid = $2::oid and objsubid = 1 and granted and pid = pg_backend_pid()) as held`,
@@ -100,6 +142,9 @@ export async function acquireAdvisoryLock(db: Database, options: AcquireOptions 
       async release() {
         if (released) return;
         released = true;
+        clearInterval(timer);
+        session.closed.removeEventListener('abort', onClosed);
+        await checking;
         try {
           await session.query('select pg_advisory_unlock($1::bigint)', [key.toString()]);
         } finally {
@@ -107,6 +152,7 @@ export async function acquireAdvisoryLock(db: Database, options: AcquireOptions 
         }
       },
     };
+    return held;
   } catch (error) {
     await session.release();
     throw error;

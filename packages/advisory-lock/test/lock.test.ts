@@ -68,6 +68,31 @@ describe.each(testServers())('acquireAdvisoryLock on PostgreSQL $major', (server
   });
 });
 
+describe('the lock session and server timeouts', () => {
+  it('pins idle_session_timeout and the other timeouts off: the lock outlives a database default that would end it, and a lost one is heard at once', async () => {
+    const url = await createTestDatabase();
+    await withDatabases(url, 1, async ([admin]) => {
+      const [row] = await admin!.query<{ v: number }>("select current_setting('server_version_num')::int as v");
+      expect(row!.v, 'idle_session_timeout needs PostgreSQL 14+').toBeGreaterThanOrEqual(140000);
+      await admin!.exec(`alter database "${new URL(url).pathname.slice(1)}" set idle_session_timeout = '300ms'`);
+    });
+    await withDatabases(url, 2, async ([a, b]) => {
+      const lock = await acquireAdvisoryLock(a!);
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(lock.lost.aborted).toBe(false);
+      await lock.assertHeld();
+      expect(await readHolder(b!, MOSAIC_LOCK_KEY)).toMatchObject({ pid: lock.backendPid });
+      // Ended from outside: heard from the connection closing, long before the periodic check.
+      await b!.query('select pg_terminate_backend($1)', [lock.backendPid]);
+      const until = Date.now() + 1000;
+      while (!lock.lost.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(lock.lost.aborted).toBe(true);
+      expect(lock.lost.reason).toMatchObject({ code: 'LOCK_LOST' });
+      await lock.release().catch(() => {});
+    });
+  });
+});
+
 describe('acquireAdvisoryLock through PgBouncer', () => {
   it('refuses a transaction-mode pooler with POOLER_DETECTED, leaving no lock behind', async () => {
     const direct = await createTestDatabase();

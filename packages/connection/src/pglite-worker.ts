@@ -67,6 +67,15 @@ if (!port) throw new Error('pglite-worker.js runs as a worker thread (see pglite
 
 let pg: PGlite | undefined;
 
+/**
+ * Test-only, never set in production: with MOSAIC_TEST_PGLITE_EXIT_ON set (in the environment
+ * the thread starts with) to a statement, a `query` of exactly that text ends this thread
+ * unanswered, as a crash of PGlite's thread would. No statement reliably kills a PGlite thread:
+ * PostgreSQL refuses allocations past 1 GB and a failed WASM allocation comes back as an error,
+ * so the tests of what the main thread does when its store's thread dies need this door.
+ */
+const EXIT_ON = process.env.MOSAIC_TEST_PGLITE_EXIT_ON;
+
 function open(): PGlite {
   if (!pg) throw new Error('the store is not open');
   return pg;
@@ -82,6 +91,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       return { result: null };
     }
     case 'query':
+      if (EXIT_ON !== undefined && EXIT_ON !== '' && request.text === EXIT_ON) process.exit(70);
       return { result: (await open().query(request.text, [...request.params])).rows };
     case 'exec':
       await open().exec(request.text);

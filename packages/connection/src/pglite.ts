@@ -103,8 +103,10 @@ function startWorker(display: string) {
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void; onData?: (bytes: Uint8Array) => void }>();
   let nextId = 0;
   let stopped: ConnectionError | undefined;
+  const ended = new AbortController();
   const stop = (error: ConnectionError) => {
     stopped ??= error;
+    if (!ended.signal.aborted) ended.abort(stopped);
     for (const p of pending.values()) p.reject(stopped);
     pending.clear();
   };
@@ -123,6 +125,8 @@ function startWorker(display: string) {
   worker.on('error', (error) => stop(new ConnectionError('CONNECTION_LOST', `PGlite stopped working on ${display}: ${String(error.message).split('\n')[0]}`, { cause: error })));
   worker.on('exit', (code) => stop(new ConnectionError('CONNECTION_LOST', `PGlite's thread for ${display} ended (exit code ${code}); re-open the store.`)));
   return {
+    /** Aborted once the thread has stopped (reason: CONNECTION_LOST): nothing more will run. */
+    closed: ended.signal,
     /** One request; `onData` receives the pieces a COPY export sends before its answer. */
     call<T>(request: Request, onData?: (bytes: Uint8Array) => void): Promise<T> {
       if (stopped) return Promise.reject(stopped);
@@ -135,6 +139,7 @@ function startWorker(display: string) {
     },
     async terminate(): Promise<void> {
       stopped ??= new ConnectionError('CONNECTION_LOST', `The PGlite store ${display} is closed.`);
+      if (!ended.signal.aborted) ended.abort(stopped);
       await worker.terminate();
     },
   };
@@ -203,6 +208,8 @@ export async function openPglite(location: PgliteLocation, options: OpenOptions 
     let released = false;
     return {
       ...ops,
+      backendPid: null,
+      closed: worker.closed,
       release: async () => {
         if (!released) {
           released = true;
@@ -231,6 +238,7 @@ export async function openPglite(location: PgliteLocation, options: OpenOptions 
       yield* chunks;
     },
     session,
+    backendPids: () => [],
     async transaction(fn) {
       const s = await session();
       try {

@@ -42,6 +42,10 @@ interface Client {
   readonly lost: boolean;
   /** The client has talked to the server: a closed connection from now on is a lost one, not a refusal. */
   readonly established: boolean;
+  /** The server process of the current connection, from its BackendKeyData (null before the first). */
+  readonly backendPid: number | null;
+  /** Aborted when the connection of a sticky client ends (reason: CONNECTION_LOST). */
+  readonly closed: AbortSignal;
 }
 
 function connectionLost(display: string, cause?: unknown): ConnectionError {
@@ -62,13 +66,20 @@ function client(location: PostgresLocation, options: OpenOptions, sticky: boolea
   let ready = false;
   let lost = false;
   let established = false;
+  // postgres.js keeps the BackendKeyData of a connection ({ pid, secret }) on each query's
+  // `state`, the same object for the connection's lifetime: read it, never ask the server.
+  let backend: { pid: number | null } | undefined;
+  const closing = new AbortController();
   const waiters = new Set<(error: Error) => void>();
   const make = () => postgres(target.url, {
     ...clientOptions(options),
     ...(target.path ? { path: target.path } : {}),
     onclose: () => {
       ready = false;
-      if (sticky) lost = true;
+      if (sticky) {
+        lost = true;
+        closing.abort(connectionLost(location.display));
+      }
       const error = Object.assign(new Error('the server closed the connection'), { code: 'CONNECTION_CLOSED' });
       for (const reject of [...waiters]) reject(error);
       waiters.clear();
@@ -92,7 +103,9 @@ function client(location: PostgresLocation, options: OpenOptions, sticky: boolea
       if (ready) return;
       // A new connection (first use, or after a reconnect) gets a deadline: postgres.js can wait
       // forever for a server that ends the connection during start-up (a database being dropped).
-      await withDeadline(guard(sql.unsafe(sessionSetSql()).simple().then(() => undefined)), options);
+      const setup = sql.unsafe(sessionSetSql()).simple();
+      await withDeadline(guard(setup.then(() => undefined)), options);
+      backend = (setup as unknown as { state?: { pid: number | null } }).state;
       ready = true;
       established = true;
     },
@@ -102,6 +115,10 @@ function client(location: PostgresLocation, options: OpenOptions, sticky: boolea
     get established() {
       return established;
     },
+    get backendPid() {
+      return ready ? backend?.pid ?? null : null;
+    },
+    closed: closing.signal,
     guard,
     async recover(error) {
       const code = (error as { code?: unknown })?.code;
@@ -227,7 +244,11 @@ function makeOps(c: Client, display: string) {
         throw mapError(error);
       }
       try {
-        const iterator = readable.pipe(coalesce())[Symbol.asyncIterator]();
+        // pipe() does not carry errors: a COPY whose connection is destroyed (ended under a stalled
+        // stream) errors its readable, which with no listener would be an uncaught exception.
+        const out = coalesce();
+        readable.on('error', (error) => out.destroy(error));
+        const iterator = readable.pipe(out)[Symbol.asyncIterator]();
         for (;;) {
           const next = await c.guard(iterator.next());
           if (next.done) break;
@@ -268,20 +289,33 @@ async function withDeadline<T>(work: Promise<T>, options: OpenOptions): Promise<
 }
 
 /** A single-connection client: COPY streams get their own (postgres.js #499, #1173). */
-async function dedicated(location: PostgresLocation, options: OpenOptions): Promise<Session> {
+async function dedicated(location: PostgresLocation, options: OpenOptions, live: Set<Client>): Promise<Session> {
   const c = client(location, options, true);
   const ops = makeOps(c, location.display);
   await firstContact(ops, c, location);
-  // A lost connection has nothing to finish: end at once rather than wait for stuck statements.
-  return { ...ops, release: () => c.sql.end({ timeout: c.lost ? 0 : 5 }) };
+  live.add(c);
+  return {
+    ...ops,
+    get backendPid() {
+      return c.backendPid;
+    },
+    closed: c.closed,
+    release: () => {
+      live.delete(c);
+      // A lost connection has nothing to finish: end at once rather than wait for stuck statements.
+      return c.sql.end({ timeout: c.lost ? 0 : 5 });
+    },
+  };
 }
 
 export async function openPostgres(location: PostgresLocation, options: OpenOptions = {}): Promise<Database> {
   const c = client(location, options, false);
   const ops = makeOps(c, location.display);
   await firstContact(ops, c, location);
+  // The sessions open now (their server processes are this Database's too).
+  const live = new Set<Client>();
   const withSession = async <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
-    const s = await dedicated(location, options);
+    const s = await dedicated(location, options, live);
     try {
       return await fn(s);
     } finally {
@@ -293,14 +327,15 @@ export async function openPostgres(location: PostgresLocation, options: OpenOpti
     location,
     copyFrom: (text, data) => withSession((s) => s.copyFrom(text, data)),
     async *copyTo(text) {
-      const s = await dedicated(location, options);
+      const s = await dedicated(location, options, live);
       try {
         yield* s.copyTo(text);
       } finally {
         await s.release();
       }
     },
-    session: () => dedicated(location, options),
+    session: () => dedicated(location, options, live),
+    backendPids: () => [c, ...live].map((x) => x.backendPid).filter((pid): pid is number => pid !== null),
     transaction: (fn) => withSession((s) => inTransaction(s, fn)),
     close: () => c.sql.end({ timeout: 5 }),
   };

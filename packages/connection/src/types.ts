@@ -26,6 +26,17 @@ export interface Copier {
 
 /** One backend held for the caller alone (transactions, session locks, temp tables). */
 export interface Session extends Queryable, Copier {
+  /**
+   * PostgreSQL: the server process of this session (`pg_stat_activity.pid`), as the server told
+   * it at connection start (no query asks for it); PGlite: null (one session, no server).
+   */
+  readonly backendPid: number | null;
+  /**
+   * Aborted as soon as the connection under this session ends (the server ended it, the network
+   * dropped it, the PGlite thread died, or release()); `reason` is a ConnectionError. Lets a
+   * holder of something tied to the session (a session lock) hear at once that it is gone.
+   */
+  readonly closed: AbortSignal;
   /** Returns the backend (PostgreSQL) or lets the next caller in (PGlite). */
   release(): Promise<void>;
 }
@@ -35,6 +46,12 @@ export interface Database extends Queryable, Copier {
   readonly location: Location;
   /** A dedicated session: the same backend for every statement until release(). */
   session(): Promise<Session>;
+  /**
+   * PostgreSQL: the server processes of every connection this Database has open right now (its
+   * own and its sessions'), to find this process's statements in pg_stat_activity (a statement
+   * waiting for a lock, say) without a query on each of them; PGlite: none.
+   */
+  backendPids(): number[];
   /** Runs `fn` inside BEGIN/COMMIT on a dedicated session; ROLLBACK when it throws. */
   transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
   close(): Promise<void>;

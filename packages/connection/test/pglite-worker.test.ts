@@ -81,4 +81,33 @@ describe('PGlite in its own thread', () => {
     await db.close();
     await expect(db.query('select 1')).rejects.toMatchObject({ code: 'CONNECTION_LOST', message: expect.stringContaining('is closed') });
   });
+
+  it('a thread that dies mid-call fails every pending call, and every later one, with CONNECTION_LOST', async () => {
+    // The worker's test-only exit door (pglite-worker.ts): no statement reliably kills it.
+    const exitOn = 'select 70 as mosaic_test_exit';
+    process.env.MOSAIC_TEST_PGLITE_EXIT_ON = exitOn;
+    let db: Awaited<ReturnType<typeof openDatabase>>;
+    try {
+      db = await openDatabase(tempStorePath(), { create: true });
+    } finally {
+      delete process.env.MOSAIC_TEST_PGLITE_EXIT_ON;
+    }
+    const session = await db.session();
+    // Three calls in flight at once: the first ends the thread before the others are answered.
+    const pending = await Promise.allSettled([session.query(exitOn), session.query('select 1 as one'), session.exec('select 2')]);
+    const lost = { name: 'ConnectionError', code: 'CONNECTION_LOST' };
+    for (const result of pending) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason).toMatchObject(lost);
+    }
+    expect(((pending[0] as PromiseRejectedResult).reason as Error).message).toMatch(/^PGlite's thread for .* ended \(exit code 70\); re-open the store\.$/);
+    expect(session.closed.aborted).toBe(true);
+    await session.release();
+    await expect(db.query('select 1')).rejects.toMatchObject(lost);
+    await expect(db.exec('select 1')).rejects.toMatchObject(lost);
+    const later = await db.session();
+    await expect(later.query('select 1')).rejects.toMatchObject(lost);
+    await later.release();
+    await db.close().catch(() => {});
+  });
 });

@@ -153,3 +153,26 @@ describe('PostgreSQL connection errors', () => {
     expect(error.message).not.toContain('hunter2');
   });
 });
+
+describe('PostgreSQL sessions know their server process without asking', () => {
+  it('backendPids() lists the Database\'s open connections; a session\'s closed signal fires when the server ends it', async () => {
+    const url = await createTestDatabase();
+    const db: Database = await openDatabase(url, { applicationName: 'pids test' });
+    try {
+      const s = await db.session();
+      const [own] = await s.query<{ pid: number }>('select pg_backend_pid() as pid');
+      expect(s.backendPid).toBe(own!.pid);
+      const listed = await db.query<{ pid: number }>("select pid from pg_stat_activity where application_name = 'pids test' order by pid");
+      expect([...db.backendPids()].sort((a, b) => a - b)).toEqual(listed.map((r) => r.pid));
+      await db.query(`select pg_terminate_backend(${s.backendPid})`);
+      const until = Date.now() + 3000;
+      while (!s.closed.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(s.closed.aborted).toBe(true);
+      expect(s.closed.reason).toMatchObject({ code: 'CONNECTION_LOST' });
+      await s.release();
+      expect(db.backendPids()).toHaveLength(1);
+    } finally {
+      await db.close();
+    }
+  });
+});

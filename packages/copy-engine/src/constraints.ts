@@ -65,7 +65,7 @@ export interface RebuiltDdl {
  * otherwise), and a vector index gets parallel workers. Throws CONSTRAINT_FAILED when copied rows break a foreign key.
  */
 export async function restoreAfterLoad(
-  target: Database, tier: Tier, tables: readonly string[], kinds: ReadonlyArray<LoadDdl['kind']> = ['index', 'foreign-key'],
+  target: Database, tier: Tier, tables: readonly string[], kinds: ReadonlyArray<LoadDdl['kind']> = ['index', 'foreign-key'], signal?: AbortSignal,
 ): Promise<RebuiltDdl[]> {
   const missing = (await missingLoadDdl(target, tier, tables)).filter((d) => kinds.includes(d.kind));
   if (missing.length === 0) return [];
@@ -74,6 +74,7 @@ export async function restoreAfterLoad(
   try {
     await session.exec("set maintenance_work_mem = '1GB'");
     for (const d of [...missing.filter((m) => m.kind === 'index'), ...missing.filter((m) => m.kind === 'foreign-key')]) {
+      signal?.throwIfAborted();
       const started = performance.now();
       try {
         // A vector index builds with parallel workers (pgvector 0.6+), which PostgreSQL plans

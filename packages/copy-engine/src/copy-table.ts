@@ -18,6 +18,8 @@ export interface TableCopyContext {
   readonly upsert: boolean;
   readonly stallMs: number;
   readonly hooks: RunHooks;
+  /** Aborted when the run must stop (its lock lost): no chunk commits after that. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface TableCopyResult {
@@ -91,6 +93,7 @@ function upsertSql(table: PlannedTable): string {
  */
 export async function copyTable(table: PlannedTable, ctx: TableCopyContext): Promise<TableCopyResult> {
   const started = performance.now();
+  ctx.signal?.throwIfAborted();
   // Heap-page chunks where nothing else writes to the source (a locked PGlite store), unless a
   // key-ordered copy of this table stopped half-way: that one goes on after its last key.
   const byPages = ctx.source.exclusive && !(table.resume && !table.resume.byPages && table.resume.lastKey !== null);
@@ -112,15 +115,24 @@ export async function copyTable(table: PlannedTable, ctx: TableCopyContext): Pro
   const copyOut = (where: string) => `copy (select ${select} from ${ident(table.table)} where ${where}) to stdout (format binary)`;
   const keyRange = (after: readonly string[] | null, last: readonly string[]) => [after ? keyCompare(table, '>', after) : null, keyCompare(table, '<=', last)].filter(Boolean).join(' and ');
   const count = (n: number) => (bytes += n);
+  // A source stream that stalled (or was stopped) fails the target's COPY too: report why.
+  let streamFailure: unknown;
+  const streamFailed = (error: unknown) => void (streamFailure ??= error);
 
   /** One chunk into the target: its rows and its journal entry in one transaction. */
   const write = async (position: ChunkPosition, chunkRows: number, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
+    streamFailure = undefined;
     await inTransaction(target, async (session: Session) => {
       if (upsert) await session.exec(`create temp table mosaic_stage (like ${ident(table.table)} including defaults) on commit drop`);
       await session.copyFrom(`copy ${into} (${list(table.columns)}) from stdin (format binary)`, data);
       if (upsert) await session.exec(upsertSql(table));
       await recordChunk(session, ctx.runId, table.table, position, chunkRows);
       await ctx.hooks.failpoint?.(`chunk:${table.table}:${chunk}`);
+      // The last thing before COMMIT: a run that lost its lock commits nothing more. A flag, no
+      // round trip (the lock's connection closing sets it at once).
+      ctx.signal?.throwIfAborted();
+    }).catch((error: unknown) => {
+      throw streamFailure ?? error;
     });
     rows += chunkRows;
     done += chunkRows;
@@ -141,7 +153,7 @@ export async function copyTable(table: PlannedTable, ctx: TableCopyContext): Pro
         const last = first + step >= pages;
         const where = `ctid >= '(${first},0)'::tid${last ? '' : ` and ctid < '(${first + step},0)'::tid`}`;
         const data: Uint8Array[] = [];
-        for await (const part of watched(src.copyTo(copyOut(where)), table.table, ctx.stallMs, count)) data.push(part);
+        for await (const part of watched(src.copyTo(copyOut(where)), table.table, ctx.stallMs, count, ctx.signal)) data.push(part);
         return { next: last ? undefined : first + step, rows: binaryCopyTuples(data), data };
       });
       let next: Promise<Awaited<ReturnType<typeof fetch>> | undefined> = fetch(0);
@@ -158,7 +170,7 @@ export async function copyTable(table: PlannedTable, ctx: TableCopyContext): Pro
         const more = await ctx.source.withSnapshot(async (src) => {
           const boundary = await nextBoundary(src, table, lastKey, ctx.batchSize);
           if (!boundary) return false;
-          await write(boundary.last, boundary.rows, watched(src.copyTo(copyOut(keyRange(lastKey, boundary.last))), table.table, ctx.stallMs, count));
+          await write(boundary.last, boundary.rows, watched(src.copyTo(copyOut(keyRange(lastKey, boundary.last))), table.table, ctx.stallMs, count, ctx.signal, streamFailed));
           lastKey = boundary.last;
           return boundary.rows === ctx.batchSize;
         });

@@ -16,13 +16,17 @@ export async function restoreDeferred(table: PlannedTable, column: string, sourc
   // be cleared too, so every row's value moves.
   const where = everyRow ? '' : `where ${ident(column)} is not null`;
   const copyOut = `copy (select ${keys}, ${ident(column)} from ${ident(table.table)} ${where}) to stdout (format binary)`;
+  let streamFailure: unknown;
   await source.withSnapshot(async (src) => {
     await target.transaction(async (session: Session) => {
       const defs = [...table.primaryKey.map((k, i) => `${ident(k)} ${table.keyTypes[i]}`), `mosaic_value ${table.columnTypes[column]}`].join(', ');
       await session.exec(`create temp table mosaic_deferred (${defs}) on commit drop`);
-      await session.copyFrom('copy mosaic_deferred from stdin (format binary)', watched(src.copyTo(copyOut), `${table.table}.${column}`, stallMs, () => {}));
+      await session.copyFrom('copy mosaic_deferred from stdin (format binary)', watched(src.copyTo(copyOut), `${table.table}.${column}`, stallMs, () => {}, undefined, (error) => void (streamFailure ??= error)));
       const match = table.primaryKey.map((k) => `t.${ident(k)} = d.${ident(k)}`).join(' and ');
       await session.exec(`update ${ident(table.table)} t set ${ident(column)} = d.mosaic_value from mosaic_deferred d where ${match} and t.${ident(column)}::text is distinct from d.mosaic_value::text`);
+    }).catch((error: unknown) => {
+      // A stalled source fails the target's COPY too: report the stall.
+      throw streamFailure ?? error;
     });
   });
 }

@@ -12,6 +12,7 @@ export type CopyEngineErrorCode =
   | 'UNSUPPORTED_TARGET'
   | 'COPY_STALLED'
   | 'COPY_MISMATCH'
+  | 'LOCK_TIMEOUT'
   | 'CONSTRAINT_FAILED';
 
 /** A refusal or failure of the copy engine, one operator line with the fix. */

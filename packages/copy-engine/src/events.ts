@@ -1,5 +1,9 @@
+import type { LockWait } from './lock-waits.js';
+
 /** What run() reports as it goes: rendered by the CLI, streamed by the gateway plugin. */
 export type CopyEvent =
+  /** A statement of the run has waited on a lock for a few seconds (again every few seconds while it waits). */
+  | ({ readonly type: 'lock-wait' } & LockWait)
   | { readonly type: 'phase'; readonly phase: 'schema' | 'copy' | 'deferred' | 'sequences' | 'constraints' | 'finish' }
   | { readonly type: 'table-start'; readonly table: string; readonly rows: number; readonly resumedRows: number }
   | { readonly type: 'table-progress'; readonly table: string; readonly rowsDone: number; readonly rows: number; readonly bytes: number }

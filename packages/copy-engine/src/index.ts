@@ -5,6 +5,8 @@ export type { RunConnections, RunOptions, RunReport, TableReport, TableStatus } 
 export type { CopyEvent, RunHooks } from './events.js';
 export { readLatestRun } from './journal.js';
 export type { JournalRun, JournalTable } from './journal.js';
+export { describeBlockers } from './lock-waits.js';
+export type { LockBlocker, LockWait, LockWaitOptions } from './lock-waits.js';
 export { CopyEngineError } from './errors.js';
 export type { CopyEngineErrorCode } from './errors.js';
 export { execute, prepare } from './migrate.js';

@@ -3,6 +3,7 @@ import { acquireAdvisoryLock } from '@mosaic/advisory-lock';
 import type { HeldLock, WaitReport } from '@mosaic/advisory-lock';
 import { detectDatabase } from '@mosaic/tier-detect';
 import type { RunHooks } from './events.js';
+import type { LockWaitOptions } from './lock-waits.js';
 import { readLatestRun } from './journal.js';
 import { plan } from './plan.js';
 import type { Plan, PlanOptions } from './plan.js';
@@ -22,6 +23,8 @@ export interface ExecuteOptions extends PlanOptions {
   /** Told the lock is held; returns what to undo when the holder is interrupted. */
   onLocked?: (lock: HeldLock) => (() => void) | void;
   hooks?: RunHooks;
+  /** When lock waits during the run are reported (tests shorten them); the bound is lockTimeoutSeconds. */
+  lockWaits?: Omit<LockWaitOptions, 'timeoutMs'>;
 }
 
 export interface Execution {
@@ -44,7 +47,11 @@ export async function execute(source: Database, target: Database, options: Execu
   const undo = options.onLocked?.(lock);
   try {
     const p = await prepare(source, target, options);
-    const report = await run(p, { source, target }, options.hooks ?? {}, { assertLocked: () => lock.assertHeld() });
+    const report = await run(p, { source, target }, options.hooks ?? {}, {
+      assertLocked: () => lock.assertHeld(),
+      signal: lock.lost,
+      lockWaits: { ...(options.lockTimeoutSeconds !== undefined ? { timeoutMs: options.lockTimeoutSeconds * 1000 } : {}), ...options.lockWaits },
+    });
     return { plan: p, report };
   } finally {
     undo?.();

@@ -8,6 +8,8 @@ import type { TableCopyResult } from './copy-table.js';
 import { restoreDeferred } from './deferred.js';
 import type { RunHooks } from './events.js';
 import { finishRun, startRun } from './journal.js';
+import { watchLockWaits } from './lock-waits.js';
+import type { LockWaitOptions, LockWaitWatcher } from './lock-waits.js';
 import type { Plan } from './plan.js';
 import { relaxedOrder, schedule } from './schedule.js';
 import { resetSequence } from './sequences.js';
@@ -52,6 +54,17 @@ export interface RunOptions {
   assertLocked?: () => Promise<void>;
   /** Fail a COPY that delivers no byte for this long. Default 120 s. */
   stallMs?: number;
+  /**
+   * Stops the run (the caller's lock was lost): checked before each chunk commits (a flag, no
+   * round trip), between steps and while COPY data streams; its reason becomes the run's error.
+   */
+  signal?: AbortSignal;
+  /**
+   * A statement of the run that waits on a lock is reported (a `lock-wait` event naming who
+   * blocks it) after a few seconds and every few seconds after; with `timeoutMs` (--lock-timeout)
+   * it is cancelled once it has waited that long and the run fails with LOCK_TIMEOUT.
+   */
+  lockWaits?: LockWaitOptions;
 }
 
 /**
@@ -68,7 +81,23 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
   const runId = plan.runId ?? randomUUID();
   const rebuilt: RebuiltDdl[] = [];
   let error: unknown;
+  // Whatever must stop the run at once (the lock lost, a lock wait past its bound, a failed
+  // index build) aborts this; every job hears it before its next commit.
+  const stop = new AbortController();
+  const watchers: LockWaitWatcher[] = [];
+  const halt = (reason: unknown) => {
+    if (stop.signal.aborted) return;
+    stop.abort(reason);
+    // A statement waiting on a lock would hold the stop up for as long as its blocker lives.
+    for (const w of watchers) void w.cancelWaits();
+  };
+  if (options.signal?.aborted) halt(options.signal.reason);
+  options.signal?.addEventListener('abort', () => halt(options.signal!.reason), { once: true });
   try {
+    for (const [db, side] of [[target, 'target'], [source, 'source']] as const) {
+      watchers.push(await watchLockWaits(db, side, options.lockWaits ?? {}, (wait) => hooks.onEvent?.({ type: 'lock-wait', ...wait }), halt));
+    }
+    stop.signal.throwIfAborted();
     hooks.onEvent?.({ type: 'phase', phase: 'schema' });
     await applyMigrations(target, plan.to, { beforeCommit: async () => hooks.failpoint?.('schema') });
     if (plan.mode !== 'resume') {
@@ -95,14 +124,15 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
       const todo = relaxed ? relaxedOrder(left, slowIndexes) : left;
       await schedule(todo, plan.jobs, async (table) => {
         try {
-          results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert, stallMs, hooks }));
+          results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert, stallMs, hooks, signal: stop.signal }));
           await options.assertLocked?.();
           // A loaded table's indexes (the HNSW one above all) build while later tables load.
           if (relaxed) {
-            const build = restoreAfterLoad(target, plan.to, [table.table], ['index']).then((r) => void rebuilt.push(...r));
-            // Handled now, reported below: a build that fails while tables still load (the target
-            // went away) must not be an unhandled rejection, which would end the process.
-            build.catch(() => {});
+            const build = restoreAfterLoad(target, plan.to, [table.table], ['index'], stop.signal).then((r) => void rebuilt.push(...r));
+            // Handled now: a build that fails while tables still load (the target went away, a
+            // name taken) must not be an unhandled rejection, which would end the process; it
+            // stops the run at once (the tables still loading roll back their chunk) and is its error.
+            build.catch((e: unknown) => halt(e));
             builds.push(build);
           }
         } catch (e) {
@@ -110,10 +140,12 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
           throw e;
         }
       });
+      stop.signal.throwIfAborted();
       if (tables.some((t) => t.deferred.length > 0)) hooks.onEvent?.({ type: 'phase', phase: 'deferred' });
       for (const table of tables) {
         for (const column of table.deferred) await restoreDeferred(table, column, reader, target, stallMs, upsert);
       }
+      stop.signal.throwIfAborted();
       hooks.onEvent?.({ type: 'phase', phase: 'sequences' });
       for (const table of plan.tables) {
         for (const column of table.identity) {
@@ -127,15 +159,21 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
       buildFailure = (await Promise.allSettled(builds)).find((b): b is PromiseRejectedResult => b.status === 'rejected');
     }
     if (buildFailure) throw buildFailure.reason;
+    stop.signal.throwIfAborted();
     await target.exec(`analyze ${plan.tables.map((t) => `"${t.table}"`).join(', ')}`);
     // Always: whatever a stopped run left dropped is put back, whoever dropped it.
     if ((await missingLoadDdl(target, plan.to, names)).length > 0) hooks.onEvent?.({ type: 'phase', phase: 'constraints' });
-    rebuilt.push(...(await restoreAfterLoad(target, plan.to, names)));
+    rebuilt.push(...(await restoreAfterLoad(target, plan.to, names, undefined, stop.signal)));
     await options.assertLocked?.();
+    stop.signal.throwIfAborted();
     hooks.onEvent?.({ type: 'phase', phase: 'finish' });
     await finishRun(target, runId);
   } catch (e) {
-    error = e;
+    // What stopped the run is its error, not what stopping it caused (a cancelled statement,
+    // a rolled-back chunk).
+    error = stop.signal.aborted ? stop.signal.reason : e;
+  } finally {
+    await Promise.all(watchers.map((w) => w.stop()));
   }
   const seconds = (performance.now() - started) / 1000;
   const tables = plan.tables.map((t): TableReport => {

@@ -2,28 +2,50 @@ import { CopyEngineError } from './errors.js';
 
 /**
  * Passes COPY bytes through, counting them, and fails the copy if no byte arrives for
- * `stallMs` (a COPY stream can hang without an error: postgres.js #1173).
+ * `stallMs` (a COPY stream can hang without an error: postgres.js #1173), or at once when
+ * `signal` aborts. `onFail` hears that failure first: the COPY the stream feeds then fails too,
+ * in the target's words ("COPY from stdin failed"), and the caller reports the cause instead.
  */
-export async function* watched(source: AsyncIterable<Uint8Array>, what: string, stallMs: number, onBytes: (n: number) => void): AsyncIterable<Uint8Array> {
+export async function* watched(
+  source: AsyncIterable<Uint8Array>, what: string, stallMs: number, onBytes: (n: number) => void, signal?: AbortSignal, onFail?: (error: unknown) => void,
+): AsyncIterable<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
+  // Set when we stop waiting for a next() that has not settled (a stall, the run stopped).
+  let stuck = false;
   try {
     for (;;) {
+      signal?.throwIfAborted();
       let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
       const stalled = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new CopyEngineError('COPY_STALLED', `No data for ${Math.round(stallMs / 1000)} s while copying ${what}: the connection looks stuck. Re-run to resume.`)), stallMs);
+        // The run was stopped (its lock lost): the stream ends now, not at the end of the chunk.
+        onAbort = () => reject(signal!.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
       let next: IteratorResult<Uint8Array>;
+      const pending = iterator.next();
       try {
-        next = await Promise.race([iterator.next(), stalled]);
+        next = await Promise.race([pending, stalled]);
+      } catch (error) {
+        stuck = true;
+        pending.catch(() => {}); // it rejects once the caller ends the connection under it
+        onFail?.(error);
+        throw error;
       } finally {
         clearTimeout(timer);
+        if (onAbort) signal?.removeEventListener('abort', onAbort);
       }
       if (next.done) return;
       onBytes(next.value.length);
       yield next.value;
     }
   } finally {
-    await iterator.return?.();
+    // A source stuck in an await cannot take return() until that settles (an async generator
+    // queues it), which a stalled COPY never does: leave it to end with its connection, which
+    // the caller releases next, instead of waiting here forever and hiding the error.
+    if (stuck) void iterator.return?.()?.catch(() => {});
+    else await iterator.return?.();
   }
 }
 
