@@ -70,13 +70,14 @@ export async function acquireAdvisoryLock(db: Database, options: AcquireOptions 
   const reportEveryMs = options.reportEveryMs ?? 5000;
   // PGlite has one session, already guarded across processes by the store lock; reserving it
   // would stall every other statement of this process, so the lock runs on the shared one.
-  const session: Session = db.engine === 'pglite'
-    ? { ...db, engine: 'pglite', query: (t, p) => db.query(t, p), exec: (t) => db.exec(t), copyFrom: (t, d) => db.copyFrom(t, d), copyTo: (t) => db.copyTo(t), backendPid: null, closed: new AbortController().signal, release: async () => {} }
+  const session: Session = db.capabilities.sharedSession
+    ? { ...db, query: (t, p) => db.query(t, p), exec: (t) => db.exec(t), copyFrom: (t, d) => db.copyFrom(t, d), copyTo: (t) => db.copyTo(t), backendPid: null, closed: new AbortController().signal, release: async () => {} }
     : await db.session();
   const started = Date.now();
   let lastReport = -Infinity;
   try {
-    if (db.engine === 'postgres') await pinSessionTimeouts(session);
+    // Only a server's timeouts can end the session (PGlite has no other clients, no server).
+    if (db.capabilities.otherClients) await pinSessionTimeouts(session);
     let backendPid: number;
     for (;;) {
       const [row] = await session.query<{ ok: boolean; pid: number }>('select pg_try_advisory_lock($1::bigint) as ok, pg_backend_pid() as pid', [key.toString()]);
@@ -100,7 +101,8 @@ export async function acquireAdvisoryLock(db: Database, options: AcquireOptions 
       const left = options.timeoutSeconds !== undefined ? options.timeoutSeconds * 1000 - waitedMs : pollMs;
       await sleep(Math.max(10, Math.min(pollMs, left)));
     }
-    if (db.engine === 'postgres') {
+    // Where other clients connect, one may be a pooler that hands our statements to any backend.
+    if (db.capabilities.otherClients) {
       try {
         await assertNotPooled(db, session, key, backendPid);
       } catch (error) {
@@ -120,7 +122,7 @@ export async function acquireAdvisoryLock(db: Database, options: AcquireOptions 
     else session.closed.addEventListener('abort', onClosed, { once: true });
     // And a light periodic check, for a lock lost with its connection still open.
     let checking: Promise<void> = Promise.resolve();
-    const timer = db.engine === 'postgres'
+    const timer = db.capabilities.otherClients
       ? setInterval(() => {
         checking = held.assertHeld().catch((error: unknown) => loseWith(error as AdvisoryLockError));
       }, options.checkEveryMs ?? 5000)

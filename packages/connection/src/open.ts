@@ -1,7 +1,7 @@
 import { parseLocation } from './location.js';
 import type { Location } from './location.js';
-import { openPglite } from './pglite.js';
-import { openPostgres } from './postgres.js';
+import { openPglite } from './pglite/driver.js';
+import { openPostgres } from './postgres-js/driver.js';
 import type { Database, OpenOptions } from './types.js';
 
 /** Opens a location (a URL or a PGlite directory, parsed or not). */

@@ -5,7 +5,7 @@ import {
 } from '@mosaic/test-harness';
 import type { ConnectionError } from './errors.js';
 import { parseLocation, redactText, redactUrl } from './location.js';
-import { mapPostgresError } from './postgres-errors.js';
+import { mapPostgresError } from './postgres-js/errors.js';
 
 // Property tests of the pure redaction: hundreds of generated passwords, raw and percent-encoded,
 // in generated URLs; every string a location can become (display, each parse error, each mapped

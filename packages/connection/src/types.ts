@@ -1,5 +1,5 @@
 import type { Engine, Location } from './location.js';
-import type { StoreLockOptions } from './store-lock.js';
+import type { StoreLockOptions } from './pglite/store-lock.js';
 
 export type Row = Record<string, unknown>;
 
@@ -8,8 +8,47 @@ export type Row = Record<string, unknown>;
  * (number), bool (boolean) and bytea (Buffer): timestamps, numerics, int8, floats and
  * json stay exactly as the server printed them. Data moves with COPY, never through here.
  */
+/**
+ * What an engine can do, so that callers ask for a capability instead of testing which engine
+ * it is (kysely's adapters are a handful of such flags). PGlite: exclusive, one shared session,
+ * no exported snapshots, no other clients, bundled extensions, COPY FROM read whole.
+ * PostgreSQL (postgres.js): the opposite of each.
+ */
+export interface Capabilities {
+  /**
+   * The store is this process's alone while it is open (the PGlite store lock): nothing else
+   * writes to it, so its heap pages are a stable order to copy by, and its counts stay true.
+   */
+  readonly exclusive: boolean;
+  /**
+   * Every statement runs on one session that callers take turns on: session() does not open a
+   * backend, so a session held for the whole run (a lock) would stall every other statement.
+   */
+  readonly sharedSession: boolean;
+  /** A transaction's snapshot can be exported and imported by other sessions (pg_export_snapshot). */
+  readonly snapshotExport: boolean;
+  /**
+   * Other processes connect too: locks between sessions mean something, a connection pooler may
+   * stand between, and the server's timeouts can end a session.
+   */
+  readonly otherClients: boolean;
+  /** Extensions are the server's own: CREATE EXTENSION may need a superuser (PGlite bundles pgvector). */
+  readonly serverExtensions: boolean;
+  /** COPY FROM STDIN ingests a stream as it arrives (PGlite reads the whole input first: send it bounded pieces). */
+  readonly streamingCopyIn: boolean;
+}
+
+export const POSTGRES_CAPABILITIES: Capabilities = {
+  exclusive: false, sharedSession: false, snapshotExport: true, otherClients: true, serverExtensions: true, streamingCopyIn: true,
+};
+
+export const PGLITE_CAPABILITIES: Capabilities = {
+  exclusive: true, sharedSession: true, snapshotExport: false, otherClients: false, serverExtensions: false, streamingCopyIn: false,
+};
+
 export interface Queryable {
   readonly engine: Engine;
+  readonly capabilities: Capabilities;
   /** One statement, `$1`-style parameters. */
   query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
   /** Several statements, no parameters. */

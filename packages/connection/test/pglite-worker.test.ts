@@ -83,7 +83,7 @@ describe('PGlite in its own thread', () => {
   });
 
   it('a thread that dies mid-call fails every pending call, and every later one, with CONNECTION_LOST', async () => {
-    // The worker's test-only exit door (pglite-worker.ts): no statement reliably kills it.
+    // The worker's test-only exit door (pglite/worker.ts): no statement reliably kills it.
     const exitOn = 'select 70 as mosaic_test_exit';
     process.env.MOSAIC_TEST_PGLITE_EXIT_ON = exitOn;
     let db: Awaited<ReturnType<typeof openDatabase>>;

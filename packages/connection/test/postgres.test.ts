@@ -33,6 +33,40 @@ describe.each(engines)('$name adapter', ({ open }) => {
       }
     }));
 
+  it('says what it can do (capabilities), and does it', () =>
+    withDb(async (db) => {
+      const caps = db.capabilities;
+      // The adapter's own test may name engines: callers ask for capabilities instead.
+      expect(caps).toEqual(db.engine === 'pglite'
+        ? { exclusive: true, sharedSession: true, snapshotExport: false, otherClients: false, serverExtensions: false, streamingCopyIn: false }
+        : { exclusive: false, sharedSession: false, snapshotExport: true, otherClients: true, serverExtensions: true, streamingCopyIn: true });
+      const a = await db.session();
+      const second = db.session();
+      const first = await Promise.race([second, new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), 300))]);
+      if (caps.sharedSession) {
+        // A shared session is taken in turns: a second session() waits for the first to be released.
+        expect(first).toBe('waiting');
+        await a.release();
+        await (await second).release();
+        return;
+      }
+      const b = await second;
+      try {
+        expect(a.backendPid).not.toBe(b.backendPid);
+        if (caps.snapshotExport) {
+          await a.exec('begin isolation level repeatable read read only');
+          const [row] = await a.query<{ id: string }>('select pg_export_snapshot() as id');
+          await b.exec('begin isolation level repeatable read read only');
+          await b.exec(`set transaction snapshot '${row!.id}'`);
+          await a.exec('commit');
+          await b.exec('commit');
+        }
+      } finally {
+        await a.release();
+        await b.release();
+      }
+    }));
+
   it('returns exact text for int8, numeric, timestamptz and jsonb', () =>
     withDb(async (db) => {
       const [row] = await db.query("select 9007199254740993::int8 as b, 1.50::numeric as n, '2024-01-01 00:00:00.000001+00'::timestamptz as t, '{\"a\": 2406.60}'::jsonb as j");

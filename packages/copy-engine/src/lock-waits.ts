@@ -62,7 +62,8 @@ export function describeBlockers(blockers: readonly LockBlocker[]): string {
 export async function watchLockWaits(
   db: Database, side: LockWait['side'], options: LockWaitOptions, onWait: (wait: LockWait) => void, onFailure: (error: CopyEngineError) => void,
 ): Promise<LockWaitWatcher> {
-  if (db.engine !== 'postgres') return { failure: undefined, cancelWaits: async () => {}, stop: async () => {} };
+  // Only other clients can hold a lock a statement of ours waits for.
+  if (!db.capabilities.otherClients) return { failure: undefined, cancelWaits: async () => {}, stop: async () => {} };
   const reportAfterMs = options.reportAfterMs ?? 3000;
   const reportEveryMs = options.reportEveryMs ?? 3000;
   const pollMs = options.pollMs ?? 1000;

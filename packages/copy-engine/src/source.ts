@@ -6,6 +6,7 @@ import type { Database, Queryable, Session } from '@mosaic/connection';
  * on a fresh single-connection client that imports it (SET TRANSACTION SNAPSHOT), so parallel
  * jobs see the same data and no COPY shares a connection (postgres.js #499).
  * PGlite: the store is opened exclusively (store lock): nothing else can write to it.
+ * Chosen by the connection's capabilities (exclusive, snapshotExport), not by engine name.
  */
 export interface SourceReader {
   /**
@@ -20,8 +21,12 @@ export interface SourceReader {
 }
 
 export async function openSourceReader(db: Database): Promise<SourceReader> {
-  if (db.engine === 'pglite') {
+  // A store this process holds alone is its own consistent snapshot: nothing else writes to it.
+  if (db.capabilities.exclusive) {
     return { exclusive: true, withSnapshot: (fn) => fn(db), close: async () => {} };
+  }
+  if (!db.capabilities.snapshotExport) {
+    throw new Error(`${db.location.display}: an engine that other clients write to must export snapshots to be read consistently`);
   }
   const holder = await db.session();
   let snapshot: string;

@@ -59,10 +59,10 @@ export async function applyMigrations(db: Database, tier: Tier, options: ApplyOp
   if (existing && existing.tier !== tier) {
     throw new SchemaError('TIER_MISMATCH', `${display} was initialised for the ${existing.tier} tier, not ${tier}: pass --tier ${existing.tier}, or use an empty database.`);
   }
-  if (tier === 'federated' && db.engine === 'postgres') await checkVector(db, display);
+  if (tier === 'federated' && db.capabilities.serverExtensions) await checkVector(db, display);
   try {
     return await db.transaction(async (tx) => {
-      if (tx.engine === 'postgres') await tx.query('select pg_advisory_xact_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
+      if (tx.capabilities.otherClients) await tx.query('select pg_advisory_xact_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
       await tx.exec('CREATE SCHEMA IF NOT EXISTS drizzle; CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)');
       const [last] = await tx.query<{ created_at: string }>('select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1');
       const lastAt = last ? BigInt(last.created_at) : -1n;

@@ -34,7 +34,7 @@ function validate(options: SeedOptions): void {
 async function loadTable(tx: Session, table: TableRows): Promise<number> {
   const sql = `COPY ${quote(table.table)} (${table.columns.map(quote).join(', ')}) FROM STDIN`;
   let rows = 0;
-  if (tx.engine === 'postgres') {
+  if (tx.capabilities.streamingCopyIn) {
     // One streamed COPY per table: generation and ingest overlap under backpressure.
     async function* lines() {
       let batch: string[] = [];

@@ -1,4 +1,4 @@
-import { ConnectionError } from './errors.js';
+import { ConnectionError } from '../errors.js';
 
 interface DriverError {
   code?: string;

@@ -1,13 +1,14 @@
 import { existsSync, readdirSync, readFileSync, statSync, mkdirSync, accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ConnectionError } from './errors.js';
-import type { WorkerError, WorkerReply, WorkerRequest } from './pglite-worker.js';
+import { ConnectionError } from '../errors.js';
+import type { Location } from '../location.js';
+import { inTransaction } from '../transaction.js';
+import type { Database, OpenOptions, Row, Session } from '../types.js';
+import { PGLITE_CAPABILITIES, SESSION_SETTINGS } from '../types.js';
+import { mapPgliteError } from './errors.js';
+import type { WorkerError, WorkerReply, WorkerRequest } from './protocol.js';
 import { acquireStoreLock, STORE_LOCK_FILE } from './store-lock.js';
-import { inTransaction } from './transaction.js';
-import type { Location } from './location.js';
-import type { Database, OpenOptions, Row, Session } from './types.js';
-import { SESSION_SETTINGS } from './types.js';
 
 type PgliteLocation = Extract<Location, { engine: 'pglite' }>;
 
@@ -67,13 +68,6 @@ class Mutex {
   }
 }
 
-function wrap(error: WorkerError, display: string): ConnectionError {
-  const sqlState = typeof error.code === 'string' && /^[0-9A-Z]{5}$/.test(error.code) ? error.code : undefined;
-  const { detail, hint, schema, table, column, constraint } = error;
-  return new ConnectionError('QUERY_FAILED', `${sqlState ? `PostgreSQL error ${sqlState}` : 'PGlite error'} at ${display}: ${error.message.split('\n')[0]}`, {
-    cause: error, sqlState, detail, hint, schema, table, column, constraint,
-  });
-}
 
 const toBlobCopy = (sql: string, from: RegExp, to: string): string => {
   if (!from.test(sql)) throw new ConnectionError('COPY_FAILED', `Not a COPY statement this adapter can run: ${sql.slice(0, 80)}`);
@@ -90,10 +84,10 @@ const READ_THROUGH_SHARED_BUFFERS = '16MB';
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 // Under vitest this module runs from src/*.ts; the worker is always the compiled one.
-const WORKER_URL = import.meta.url.endsWith('.ts') ? new URL('../dist/pglite-worker.js', import.meta.url) : new URL('./pglite-worker.js', import.meta.url);
+const WORKER_URL = import.meta.url.endsWith('.ts') ? new URL('../../dist/pglite/worker.js', import.meta.url) : new URL('./worker.js', import.meta.url);
 
 /**
- * The store's own thread (pglite-worker.ts) and the calls into it. The worker keeps the
+ * The store's own thread (worker.ts) and the calls into it. The worker keeps the
  * process alive only while a call is in flight, as PGlite on the main thread would.
  */
 function startWorker(display: string) {
@@ -119,7 +113,7 @@ function startWorker(display: string) {
     }
     pending.delete(reply.id);
     if (pending.size === 0) worker.unref();
-    if ('error' in reply) p.reject(wrap(reply.error, display));
+    if ('error' in reply) p.reject(mapPgliteError(reply.error, display));
     else p.resolve(reply.result);
   });
   worker.on('error', (error) => stop(new ConnectionError('CONNECTION_LOST', `PGlite stopped working on ${display}: ${String(error.message).split('\n')[0]}`, { cause: error })));
@@ -176,6 +170,7 @@ export async function openPglite(location: PgliteLocation, options: OpenOptions 
 
   const ops = {
     engine: 'pglite' as const,
+    capabilities: PGLITE_CAPABILITIES,
     query: <T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> => worker.call<T[]>({ op: 'query', text, params }),
     exec: (text: string): Promise<void> => worker.call<void>({ op: 'exec', text }),
     async copyFrom(text: string, data: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<number> {
@@ -221,6 +216,7 @@ export async function openPglite(location: PgliteLocation, options: OpenOptions 
 
   return {
     engine: 'pglite',
+    capabilities: PGLITE_CAPABILITIES,
     location,
     query: <T extends Row = Row>(text: string, params?: readonly unknown[]) => serialized(() => ops.query<T>(text, params))(),
     exec: serialized(ops.exec),

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ConnectionError } from './errors.js';
-import { redactText } from './location.js';
+import { ConnectionError } from '../errors.js';
+import { redactText } from '../location.js';
 
 /**
  * PGlite never guards its data directory, and two processes (or two instances in one

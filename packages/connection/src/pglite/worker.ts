@@ -4,7 +4,7 @@
  * stop the event loop from feeding the target's socket. Here it runs beside the main thread,
  * so a migration reads the next chunk while the target ingests this one.
  *
- * Protocol (see pglite.ts): one `open` message, then requests `{ id, op, ... }`, each answered
+ * Protocol (protocol.ts, driver.ts): one `open` message, then requests `{ id, op, ... }`, each answered
  * by `{ id, result }` or `{ id, error }`. Requests arrive one at a time (the main thread's
  * mutex serialises them); a COPY export streams its bytes back first as `{ id, data }` pieces
  * (transferred, not copied).
@@ -12,35 +12,9 @@
 import { parentPort } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
 import { CopyOutCollector, queryMessage } from './copy-out.js';
-import { identity, TEXT_OIDS } from './text-values.js';
-
-export type WorkerRequest =
-  | { readonly id: number; readonly op: 'open'; readonly dir: string; readonly major: string; readonly setup: string; readonly sharedBuffers?: string }
-  | { readonly id: number; readonly op: 'query'; readonly text: string; readonly params: readonly unknown[] }
-  | { readonly id: number; readonly op: 'exec'; readonly text: string }
-  | { readonly id: number; readonly op: 'copyFrom'; readonly text: string; readonly parts: ReadonlyArray<Uint8Array | string> }
-  | { readonly id: number; readonly op: 'copyTo'; readonly text: string }
-  | { readonly id: number; readonly op: 'close' };
-
-/** What a PGlite error carried, in a form that crosses threads (an Error loses its own fields). */
-export interface WorkerError {
-  readonly message: string;
-  readonly code?: string;
-  readonly detail?: string;
-  readonly hint?: string;
-  readonly schema?: string;
-  readonly table?: string;
-  readonly column?: string;
-  readonly constraint?: string;
-}
-
-const ERROR_FIELDS = ['code', 'detail', 'hint', 'schema', 'table', 'column', 'constraint'] as const;
-
-/** The answer to a request; a COPY export sends its bytes first, as `data` messages. */
-export type WorkerReply =
-  | { readonly id: number; readonly result: unknown }
-  | { readonly id: number; readonly error: WorkerError }
-  | { readonly id: number; readonly data: Uint8Array };
+import { ERROR_FIELDS } from './protocol.js';
+import type { WorkerError, WorkerReply, WorkerRequest } from './protocol.js';
+import { identity, TEXT_OIDS } from '../text-values.js';
 
 /**
  * The PGlite build that reads each PostgreSQL major: operators have stores written by
@@ -63,7 +37,7 @@ const ENGINES: Record<string, () => Promise<{ create: (dir: string, options: obj
 const PARSERS = Object.fromEntries(TEXT_OIDS.map((oid) => [oid, identity]));
 
 const port = parentPort;
-if (!port) throw new Error('pglite-worker.js runs as a worker thread (see pglite.ts)');
+if (!port) throw new Error('pglite/worker.js runs as a worker thread (see pglite/driver.ts)');
 
 let pg: PGlite | undefined;
 

@@ -1,13 +1,13 @@
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
-import { ConnectionError } from './errors.js';
-import { mapPostgresError } from './postgres-errors.js';
-import { identity, TEXT_OIDS } from './text-values.js';
-import type { Location } from './location.js';
-import type { Database, OpenOptions, Row, Session } from './types.js';
-import { SESSION_SETTINGS, sessionSetSql } from './types.js';
-import { inTransaction } from './transaction.js';
+import { ConnectionError } from '../errors.js';
+import type { Location } from '../location.js';
+import { identity, TEXT_OIDS } from '../text-values.js';
+import { inTransaction } from '../transaction.js';
+import type { Database, OpenOptions, Row, Session } from '../types.js';
+import { POSTGRES_CAPABILITIES, SESSION_SETTINGS, sessionSetSql } from '../types.js';
+import { mapPostgresError } from './errors.js';
 
 type Sql = postgres.Sql;
 type PostgresLocation = Extract<Location, { engine: 'postgres' }>;
@@ -186,6 +186,7 @@ function makeOps(c: Client, display: string) {
   };
   return {
     engine: 'postgres' as const,
+    capabilities: POSTGRES_CAPABILITIES,
     async query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
       try {
         await ensure();

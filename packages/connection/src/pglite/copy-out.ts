@@ -1,4 +1,4 @@
-import type { WorkerError } from './pglite-worker.js';
+import type { WorkerError } from './protocol.js';
 
 /** A simple-protocol Query message ('Q', length, the statement, NUL). */
 export function queryMessage(sql: string): Uint8Array {
