@@ -1,8 +1,7 @@
-import { inTransaction } from '@mosaic/connection';
-import type { Database, Session } from '@mosaic/connection';
+import type { Database } from '@mosaic/connection';
 import type { RunHooks } from './events.js';
 import { CopyEngineError } from './errors.js';
-import { finishTable, recordChunk, restartTable, startTable } from './journal.js';
+import { finishTable, recordChunkSql, restartTable, startTable } from './journal.js';
 import type { ChunkPosition } from './journal.js';
 import type { PlannedTable } from './plan.js';
 import type { SourceReader } from './source.js';
@@ -122,18 +121,22 @@ export async function copyTable(table: PlannedTable, ctx: TableCopyContext): Pro
   /** One chunk into the target: its rows and its journal entry in one transaction. */
   const write = async (position: ChunkPosition, chunkRows: number, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
     streamFailure = undefined;
-    await inTransaction(target, async (session: Session) => {
-      if (upsert) await session.exec(`create temp table mosaic_stage (like ${ident(table.table)} including defaults) on commit drop`);
-      await session.copyFrom(`copy ${into} (${list(table.columns)}) from stdin (format binary)`, data);
-      if (upsert) await session.exec(upsertSql(table));
-      await recordChunk(session, ctx.runId, table.table, position, chunkRows);
+    // Four round trips a chunk, whatever the mode: BEGIN with the staging table and the journal
+    // entry in one message, the COPY (two: its start and its end), the upsert with COMMIT in one.
+    // A failure anywhere rolls all of it back: the journal moves with the data or not at all.
+    const stage = upsert ? `create temp table mosaic_stage (like ${ident(table.table)} including defaults) on commit drop; ` : '';
+    try {
+      await target.exec(`BEGIN; ${stage}${recordChunkSql(ctx.runId, table.table, position, chunkRows)}`);
+      await target.copyFrom(`copy ${into} (${list(table.columns)}) from stdin (format binary)`, data);
       await ctx.hooks.failpoint?.(`chunk:${table.table}:${chunk}`);
       // The last thing before COMMIT: a run that lost its lock commits nothing more. A flag, no
       // round trip (the lock's connection closing sets it at once).
       ctx.signal?.throwIfAborted();
-    }).catch((error: unknown) => {
+      await target.exec(`${upsert ? `${upsertSql(table)}; ` : ''}COMMIT`);
+    } catch (error) {
+      await target.exec('ROLLBACK').catch(() => {});
       throw streamFailure ?? error;
-    });
+    }
     rows += chunkRows;
     done += chunkRows;
     chunk++;

@@ -64,12 +64,17 @@ export async function startTable(db: Queryable, runId: string, table: string): P
  */
 export type ChunkPosition = readonly string[] | { readonly page: number };
 
-/** Called inside the chunk's transaction: the journal moves with the data or not at all. */
-export async function recordChunk(db: Queryable, runId: string, table: string, position: ChunkPosition, rows: number): Promise<void> {
-  await db.query(
-    'update mosaic.migration_tables set last_key = $3::jsonb, rows_copied = rows_copied + $4, chunks = chunks + 1, updated_at = now() where run_id = $1 and table_name = $2',
-    [runId, table, JSON.stringify(position), rows],
-  );
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/**
+ * The journal entry of one chunk, as a statement with its values inlined: it rides in the same
+ * simple-protocol message as the chunk's BEGIN, so it costs no round trip of its own (on a
+ * 10 ms link each one is 10 ms per chunk). Runs inside the chunk's transaction: the journal
+ * moves with the data or not at all.
+ */
+export function recordChunkSql(runId: string, table: string, position: ChunkPosition, rows: number): string {
+  if (!/^[0-9a-f-]{36}$/i.test(runId) || !Number.isSafeInteger(rows)) throw new Error(`bad journal entry: run ${runId}, ${rows} rows`);
+  return `update mosaic.migration_tables set last_key = ${literal(JSON.stringify(position))}::jsonb, rows_copied = rows_copied + ${rows}, chunks = chunks + 1, updated_at = now() where run_id = ${literal(runId)} and table_name = ${literal(table)}`;
 }
 
 /** A table copied again from its start (a stopped page-chunked copy): its journal counts from zero. */
