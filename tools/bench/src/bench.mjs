@@ -259,16 +259,17 @@ const LABELS = {
 const OVER_LINK = new Set(['pg_dump_wan', 'migrate_wan']);
 
 async function benchScale(ctx, scale) {
+  const want = (key) => !ctx.only || ctx.only.has(key);
+  // Only the sources the chosen methods read are seeded (--only pg_dump_wan,migrate_wan seeds one).
   const fed = source(ctx.admin, 'federated', scale, ctx.fresh);
-  const std = source(ctx.admin, 'standalone', scale, ctx.fresh);
-  const lite = source(ctx.admin, 'pglite', scale, ctx.fresh);
+  const std = ['pg_dump_std', 'migrate_pg_std'].some(want) ? source(ctx.admin, 'standalone', scale, ctx.fresh) : fed;
+  const lite = want('migrate_pglite') ? source(ctx.admin, 'pglite', scale, ctx.fresh) : undefined;
   const rows = rowCount(fed);
   const fedSize = size(fed);
   const stdSize = size(std);
   const insightRows = Number(psql(fed, 'select count(*) from insights'));
   const insightBytes = Number(psql(fed, "select pg_table_size('insights')"));
   const runs = Object.fromEntries(Object.keys(LABELS).map((k) => [k, []]));
-  const want = (key) => !ctx.only || ctx.only.has(key);
   const record = (key, m) => runs[key].push({ seconds: m.seconds, peakRssMb: m.peakRssMb });
 
   for (let rep = 1; rep <= ctx.reps; rep++) {
