@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import { openDatabase } from '@mosaic/connection';
 import { execute, prepare, run } from '@mosaic/copy-engine';
 import type { CopyEvent } from '@mosaic/copy-engine';
+import { acquireAdvisoryLock } from '@mosaic/advisory-lock';
 import type { HeldLock } from '@mosaic/advisory-lock';
 import { createTestDatabase } from '@mosaic/test-harness';
 import { COPIED, initSeed, query } from './migrate-helpers.js';
@@ -248,6 +249,28 @@ describe('a source that stops sending mid-COPY', () => {
       expect(row).toEqual({ n: 100, chunks: 1 });
     } finally {
       proxy.close();
+      await Promise.allSettled([src.close(), tgt.close()]);
+    }
+  });
+});
+
+describe('the server fences every chunk commit', () => {
+  it('a run whose lock is gone behind its back (nothing tells the client) commits no chunk: LOCK_LOST, the target empty', async () => {
+    const target = await createTestDatabase();
+    const [src, tgt] = [await openDatabase(source), await openDatabase(target)];
+    try {
+      const lock = await acquireAdvisoryLock(tgt);
+      const fence = lock.fenceSql;
+      await lock.release(); // unlocked, as Ctrl-C does; the run below gets no signal
+      const p = await prepare(src, tgt, { to: 'federated', batchSize: 100, jobs: 1 });
+      const report = await run(p, { source: src, target: tgt }, {}, { lockFence: fence });
+      expect(report.ok).toBe(false);
+      expect(report.error).toMatchObject({ name: 'AdvisoryLockError', code: 'LOCK_LOST' });
+      expect((report.error as Error).message).toMatch(/no longer held by this run \(the server checked it before the chunk's COMMIT\): nothing of that chunk was committed/);
+      const [row] = await query<{ n: number; chunks: number }>(target,
+        `select (${COPIED.map((t) => `(select count(*) from "${t}")`).join(' + ')})::int as n, (select coalesce(sum(chunks), 0)::int from mosaic.migration_tables) as chunks`);
+      expect(row).toEqual({ n: 0, chunks: 0 });
+    } finally {
       await Promise.allSettled([src.close(), tgt.close()]);
     }
   });

@@ -1,4 +1,4 @@
-export { acquireAdvisoryLock } from './lock.js';
+export { acquireAdvisoryLock, FENCE_SQLSTATE, isFenceFailure } from './lock.js';
 export type { AcquireOptions, HeldLock, WaitReport } from './lock.js';
 export { describeHolder, readHolder } from './holder.js';
 export type { LockHolder } from './holder.js';

@@ -36,8 +36,22 @@ export interface HeldLock {
    * each write, with no round trip; not aborted by release().
    */
   readonly lost: AbortSignal;
+  /**
+   * A statement that fails (SQLSTATE `MOSLK`, see isFenceFailure) unless this lock's session
+   * still holds the lock: sent in the same message as a COMMIT, the server itself refuses to
+   * commit for a run that lost its lock, or released it (Ctrl-C), whatever the client knows.
+   */
+  readonly fenceSql: string;
   /** Unlocks and returns the connection. Safe to call twice. */
   release(): Promise<void>;
+}
+
+/** SQLSTATE of a failed fence (HeldLock.fenceSql). */
+export const FENCE_SQLSTATE = 'MOSLK';
+
+/** The error a statement got because a lock fence failed. */
+export function isFenceFailure(error: unknown): boolean {
+  return (error as { sqlState?: unknown })?.sqlState === FENCE_SQLSTATE;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -132,6 +146,7 @@ export async function acquireAdvisoryLock(db: Database, options: AcquireOptions 
       key,
       backendPid,
       lost: lost.signal,
+      fenceSql: `do $$ begin if not exists (select 1 from pg_locks where locktype = 'advisory' and classid = ${classid}::oid and objid = ${objid}::oid and objsubid = 1 and granted and pid = ${Number(backendPid)} and database = (select oid from pg_database where datname = current_database())) then raise exception using errcode = '${FENCE_SQLSTATE}', message = 'the Mosaic lock is no longer held by this run'; end if; end $$`,
       async assertHeld() {
         const [row] = await session.query<{ held: boolean }>(
           `select exists(select 1 from pg_locks where locktype = 'advisory' and classid = $1::oid and objid = $2::oid and objsubid = 1 and granted and pid = pg_backend_pid()) as held`,

@@ -43,6 +43,9 @@ describe('redaction', () => {
   });
 
   it('masks every credentialed URL inside free text', () => {
+    // A scheme inside a password (query or userinfo) does not start a new URL: nothing of it shows.
+    expect(redactText('at postgresql://u@h/db?password=ab://cd end')).not.toMatch(/ab|cd/);
+    expect(redactText('at postgresql://u:ab://cd@h/db')).toBe('at postgresql://u:***@h/db');
     expect(redactText('could not reach postgres://a:b@h1/x or redis://:c@h2:6379')).toBe('could not reach postgres://a:***@h1/x or redis://:***@h2:6379');
   });
 });

@@ -166,7 +166,7 @@ const URL_START = /[a-zA-Z][a-zA-Z0-9+.-]*:\/\//g;
 /**
  * Redacts every URL with credentials inside free text (a last line of defence: messages are
  * built from redacted locations; this catches a driver or library quoting one). A URL runs from
- * its `scheme://` to the next URL or the end of the line: a raw password may hold spaces and
+ * its `scheme://` to the next URL after whitespace, or the end of the line: a raw password may hold spaces and
  * quotes, so neither ends it. Within that, as in `redactUrl`, the password runs to the last `@`
  * (so an `@` later on the line hides more of it). Outside URLs, `password=` values (a libpq
  * keyword/value string) run to `&`, the line's end or an unescaped `"`. JSON is redacted value
@@ -179,7 +179,8 @@ export function redactText(text: string): string {
     const start = match.index;
     if (start < last) continue;
     out += text.slice(last, start);
-    const next = text.slice(start + match[0].length).search(/[a-zA-Z][a-zA-Z0-9+.-]*:\/\/|\n/);
+    // Another URL starts only after whitespace: `?password=ab://cd` is still this URL's password.
+    const next = text.slice(start + match[0].length).search(/\s[a-zA-Z][a-zA-Z0-9+.-]*:\/\/|\n/);
     const end = next < 0 ? text.length : start + match[0].length + next;
     out += redactUrl(text.slice(start, end));
     last = end;

@@ -133,14 +133,24 @@ export const SESSION_SETTINGS = {
   statement_timeout: '0',
   lock_timeout: '0',
   idle_in_transaction_session_timeout: '0',
+  // Literals the tools inline (keys, journal entries) double quotes only: backslashes must be plain.
+  standard_conforming_strings: 'on',
 } as const;
+
+/**
+ * Timeouts that exist only on newer servers (idle_session_timeout from 14, transaction_timeout
+ * from 17): a role's or database's default would end a run's long snapshot or lock session.
+ * Off where the server has them, in the same message as the SETs (no round trip of its own).
+ */
+export const NEWER_TIMEOUTS_OFF = "select set_config(name, '0', false) from pg_settings where name in ('idle_session_timeout', 'transaction_timeout');";
 
 export const STARTUP_SETTINGS = ['TimeZone', 'DateStyle'] as const;
 
-/** The SET statements for the settings that are not sent at startup. */
+/** The SET statements for the settings that are not sent at startup, and the newer timeouts off. */
 export function sessionSetSql(): string {
   return Object.entries(SESSION_SETTINGS)
     .filter(([k]) => !(STARTUP_SETTINGS as readonly string[]).includes(k))
     .map(([k, v]) => `SET ${k} = '${v}';`)
+    .concat(NEWER_TIMEOUTS_OFF)
     .join(' ');
 }

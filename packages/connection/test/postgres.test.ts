@@ -19,10 +19,11 @@ describe.each(engines)('$name adapter', ({ open }) => {
     }
   };
 
-  it('sets UTC, no timeouts, and the application name on every session', () =>
+  it('sets UTC, no timeouts, plain string literals, and the application name on every session', () =>
     withDb(async (db) => {
-      const settings = "select current_setting('TimeZone') as tz, current_setting('statement_timeout') as st, current_setting('lock_timeout') as lt, current_setting('idle_in_transaction_session_timeout') as it";
-      const expected = { tz: 'UTC', st: '0', lt: '0', it: '0' };
+      const settings = `select current_setting('TimeZone') as tz, current_setting('statement_timeout') as st, current_setting('lock_timeout') as lt,
+        current_setting('idle_in_transaction_session_timeout') as it, current_setting('idle_session_timeout') as ist, current_setting('standard_conforming_strings') as scs`;
+      const expected = { tz: 'UTC', st: '0', lt: '0', it: '0', ist: '0', scs: 'on' };
       expect(await db.query(settings)).toEqual([expected]);
       const session = await db.session();
       try {
@@ -170,6 +171,29 @@ describe('PostgreSQL sessions', () => {
       await session.release();
     } finally {
       await Promise.all([db.close().catch(() => {}), admin.close()]);
+    }
+  });
+});
+
+describe.each(testServers())('PostgreSQL $major: settings a database imposes', (server) => {
+  it('a database default of idle_session_timeout or standard_conforming_strings = off does not reach a session', async () => {
+    const url = await createTestDatabase('mosaic_test', server);
+    const setup = await openDatabase(url);
+    const [row] = await setup.query<{ d: string }>('select current_database() as d');
+    await setup.exec(`alter database "${row!.d}" set idle_session_timeout = '2s'; alter database "${row!.d}" set standard_conforming_strings = off`);
+    await setup.close();
+    const db = await openDatabase(url);
+    try {
+      const settings = "select current_setting('idle_session_timeout') as ist, current_setting('standard_conforming_strings') as scs, 'a\\b' as lit";
+      expect(await db.query(settings)).toEqual([{ ist: '0', scs: 'on', lit: 'a\\b' }]);
+      const session = await db.session();
+      try {
+        expect(await session.query(settings)).toEqual([{ ist: '0', scs: 'on', lit: 'a\\b' }]);
+      } finally {
+        await session.release();
+      }
+    } finally {
+      await db.close();
     }
   });
 });

@@ -1,3 +1,4 @@
+import { AdvisoryLockError, isFenceFailure } from '@mosaic/advisory-lock';
 import type { Database } from '@mosaic/connection';
 import type { RunHooks } from './events.js';
 import { CopyEngineError } from './errors.js';
@@ -19,6 +20,8 @@ export interface TableCopyContext {
   readonly hooks: RunHooks;
   /** Aborted when the run must stop (its lock lost): no chunk commits after that. */
   readonly signal?: AbortSignal | undefined;
+  /** A statement sent with every chunk's COMMIT that fails unless the run still holds its lock (HeldLock.fenceSql). */
+  readonly fence?: string | undefined;
 }
 
 export interface TableCopyResult {
@@ -132,9 +135,14 @@ export async function copyTable(table: PlannedTable, ctx: TableCopyContext): Pro
       // The last thing before COMMIT: a run that lost its lock commits nothing more. A flag, no
       // round trip (the lock's connection closing sets it at once).
       ctx.signal?.throwIfAborted();
-      await target.exec(`${upsert ? `${upsertSql(table)}; ` : ''}COMMIT`);
+      // The fence rides with the COMMIT: the server refuses the commit of a run that lost its
+      // lock even if this process has not heard yet (a terminated lock session, Ctrl-C's unlock).
+      await target.exec(`${upsert ? `${upsertSql(table)}; ` : ''}${ctx.fence ? `${ctx.fence}; ` : ''}COMMIT`);
     } catch (error) {
       await target.exec('ROLLBACK').catch(() => {});
+      if (isFenceFailure(error)) {
+        throw new AdvisoryLockError('LOCK_LOST', `The Mosaic lock on ${ctx.target.location.display} is no longer held by this run (the server checked it before the chunk's COMMIT): nothing of that chunk was committed. Re-run to resume.`, { cause: error });
+      }
       throw streamFailure ?? error;
     }
     rows += chunkRows;

@@ -50,6 +50,7 @@ export async function execute(source: Database, target: Database, options: Execu
     const report = await run(p, { source, target }, options.hooks ?? {}, {
       assertLocked: () => lock.assertHeld(),
       signal: lock.lost,
+      lockFence: lock.fenceSql,
       lockWaits: { ...(options.lockTimeoutSeconds !== undefined ? { timeoutMs: options.lockTimeoutSeconds * 1000 } : {}), ...options.lockWaits },
     });
     return { plan: p, report };

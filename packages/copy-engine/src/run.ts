@@ -59,6 +59,8 @@ export interface RunOptions {
    * round trip), between steps and while COPY data streams; its reason becomes the run's error.
    */
   signal?: AbortSignal;
+  /** Sent with every chunk's COMMIT: fails unless the run still holds its lock (HeldLock.fenceSql). */
+  lockFence?: string;
   /**
    * A statement of the run that waits on a lock is reported (a `lock-wait` event naming who
    * blocks it) after a few seconds and every few seconds after; with `timeoutMs` (--lock-timeout)
@@ -124,7 +126,7 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
       const todo = relaxed ? relaxedOrder(left, slowIndexes) : left;
       await schedule(todo, plan.jobs, async (table) => {
         try {
-          results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert, stallMs, hooks, signal: stop.signal }));
+          results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert, stallMs, hooks, signal: stop.signal, fence: options.lockFence }));
           await options.assertLocked?.();
           // A loaded table's indexes (the HNSW one above all) build while later tables load.
           if (relaxed) {

@@ -69,13 +69,14 @@ async function checkServer(url: string, name: string, source: string): Promise<v
 
 /** Creates the password role; its URL only where the server really checks passwords (the ones the harness started). */
 async function passwordRole(url: string, checksPasswords: boolean): Promise<string> {
+  // Only on servers the harness started itself: never leave a known password on a shared server.
+  if (!checksPasswords) return '';
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     await sql.unsafe(`do $$ begin if not exists (select from pg_roles where rolname = '${PASSWORD_ROLE}') then create role ${PASSWORD_ROLE} login password '${PASSWORD_ROLE_SECRET}'; end if; end $$`);
   } finally {
     await sql.end({ timeout: 5 });
   }
-  if (!checksPasswords) return '';
   const u = new URL(url);
   u.username = PASSWORD_ROLE;
   u.password = PASSWORD_ROLE_SECRET;

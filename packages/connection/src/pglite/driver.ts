@@ -5,7 +5,7 @@ import { ConnectionError } from '../errors.js';
 import type { Location } from '../location.js';
 import { inTransaction } from '../transaction.js';
 import type { Database, OpenOptions, Row, Session } from '../types.js';
-import { PGLITE_CAPABILITIES, SESSION_SETTINGS } from '../types.js';
+import { NEWER_TIMEOUTS_OFF, PGLITE_CAPABILITIES, SESSION_SETTINGS } from '../types.js';
 import { mapPgliteError } from './errors.js';
 import type { WorkerError, WorkerReply, WorkerRequest } from './protocol.js';
 import { acquireStoreLock, STORE_LOCK_FILE } from './store-lock.js';
@@ -156,7 +156,7 @@ export async function openPglite(location: PgliteLocation, options: OpenOptions 
   try {
     const settings = Object.entries(SESSION_SETTINGS).map(([k, v]) => `SET ${k} = '${v}';`).join(' ');
     await worker.call({
-      op: 'open', dir: location.dir, major, setup: `${settings} SET application_name = '${(options.applicationName ?? 'mosaic').replace(/'/g, "''")}';`,
+      op: 'open', dir: location.dir, major, setup: `${settings} ${NEWER_TIMEOUTS_OFF} SET application_name = '${(options.applicationName ?? 'mosaic').replace(/'/g, "''")}';`,
       ...(options.readThrough ? { sharedBuffers: READ_THROUGH_SHARED_BUFFERS } : {}),
     });
   } catch (error) {

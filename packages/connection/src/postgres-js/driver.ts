@@ -52,7 +52,7 @@ function connectionLost(display: string, cause?: unknown): ConnectionError {
   return new ConnectionError('CONNECTION_LOST', `The connection to ${display} was lost mid-session (the server ended it, or the database was dropped): the open transaction was rolled back; re-run to resume.`, { cause });
 }
 
-const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01']);
+const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '57P02', '57P03']);
 
 /**
  * A single-connection client: statements queue on it in order, so ensure() runs first.
