@@ -157,7 +157,7 @@ describe('mosaic storage status: bad input', () => {
     expect(result.status).toBe(1);
   });
 
-  it('a PGlite store already open in another process: exit 3, naming it; the store intact after', async () => {
+  it('a PGlite store already open in another process: waits for it, and with --lock-timeout gives up with exit 3 naming it; the store intact after', async () => {
     const dir = tempStorePath();
     await runCli(['storage', 'init', '--url', dir]);
     // A seed holds the store open while it loads.
@@ -171,8 +171,9 @@ describe('mosaic storage status: bad input', () => {
         }
       });
     });
-    const second = await runCli(['storage', 'status', '--url', dir]);
-    expect(expectOneCleanLine(second.stderr)).toMatch(new RegExp(`in use by process ${holder.pid} \\(.*storage seed`));
+    // The waiting lines go to stderr unless --json: with it, the refusal is the one line there.
+    const second = await runCli(['storage', 'status', '--url', dir, '--lock-timeout', '2', '--json']);
+    expect(expectOneCleanLine(second.stderr)).toMatch(new RegExp(`Gave up after 2 s waiting for the PGlite store lock on .*: held by pid ${holder.pid} \\(.*storage seed`));
     expect(second.status).toBe(3);
     const done = await finished(holder, ['seed']);
     expect(done.status, done.stderr).toBe(0);
