@@ -2,8 +2,9 @@
 // `npm run demo`: the main job, end to end, on this machine: a local (PGlite) store is created
 // and seeded, a dry run shows the plan, migrate-tier moves it to a federated PostgreSQL target,
 // and status shows the result.
-// Target: $MOSAIC_DEMO_TARGET_URL, else a fresh `mosaic_demo` database on the local
-// PostgreSQL that tools/provision-services.sh provides (it is run first when no URL is given).
+// Target: $MOSAIC_DEMO_TARGET_URL, else a fresh `mosaic_demo` database on the PostgreSQL 17 +
+// pgvector server (127.0.0.1:5433) and the Valkey 8 server (127.0.0.1:6380) that
+// tools/provision-services.sh provides (it is run first when no URL is given).
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,11 +26,25 @@ const mosaic = (...args) => {
 };
 
 let target = process.env.MOSAIC_DEMO_TARGET_URL;
+let valkeyUrl = process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6380';
 if (!target) {
-  sh('bash', [join(root, 'tools/provision-services.sh')], { env: { ...process.env, MOSAIC_PROVISION_QUIET: '1' }, stdio: ['ignore', 'ignore', 'inherit'] });
-  sh('psql', ['-X', '-q', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-c', 'DROP DATABASE IF EXISTS mosaic_demo WITH (FORCE)', '-c', 'CREATE DATABASE mosaic_demo']);
-  sh('psql', ['-X', '-q', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'mosaic_demo', '-c', 'CREATE EXTENSION vector']);
-  target = 'postgresql://postgres@127.0.0.1:5432/mosaic_demo';
+  // The script's last lines are KEY=VALUE: the PostgreSQL 17 server and the Valkey 8 server.
+  const provision = spawnSync('bash', [join(root, 'tools/provision-services.sh')], {
+    env: { ...process.env, MOSAIC_PROVISION_QUIET: '1' }, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8',
+  });
+  if (provision.status !== 0) {
+    console.error(`demo: tools/provision-services.sh failed (exit ${provision.status ?? provision.signal})`);
+    process.exit(provision.status ?? 1);
+  }
+  const urls = Object.fromEntries(provision.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const server = new URL(urls.MOSAIC_TEST_PG17_URL ?? 'postgresql://postgres@127.0.0.1:5433/postgres');
+  valkeyUrl = urls.MOSAIC_VALKEY_URL ?? valkeyUrl;
+  // A superuser creates the extension (pgvector is not a trusted extension), as an operator's DBA would.
+  const psql = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', server.hostname, '-p', server.port || '5432', '-U', server.username];
+  sh('psql', [...psql, '-d', 'postgres', '-c', 'DROP DATABASE IF EXISTS mosaic_demo WITH (FORCE)', '-c', 'CREATE DATABASE mosaic_demo']);
+  sh('psql', [...psql, '-d', 'mosaic_demo', '-c', 'CREATE EXTENSION vector']);
+  server.pathname = '/mosaic_demo';
+  target = server.href;
 }
 
 rmSync(store, { recursive: true, force: true });
@@ -37,4 +52,4 @@ mosaic('storage', 'init', '--url', store);
 mosaic('storage', 'seed', '--url', store, '--scale', scale);
 mosaic('storage', 'migrate-tier', '--source', store, '--to', 'federated', '--target-url', target, '--dry-run');
 mosaic('storage', 'migrate-tier', '--source', store, '--to', 'federated', '--target-url', target, '--yes');
-mosaic('storage', 'status', '--url', target, '--valkey-url', process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6379');
+mosaic('storage', 'status', '--url', target, '--valkey-url', valkeyUrl);

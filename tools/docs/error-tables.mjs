@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 /** Packages whose errors reach the operator through the CLI, in the order the guide lists them. */
 export const ERROR_SOURCES = [
-  { project: 'apps/cli', declared: cliCodes },
+  { project: 'apps/cli', declared: unionCodes('CliErrorCode') },
   { project: 'packages/connection', declared: unionCodes('ConnectionErrorCode') },
   { project: 'packages/schema', declared: unionCodes('SchemaErrorCode') },
   { project: 'packages/advisory-lock', declared: unionCodes('AdvisoryLockErrorCode') },
@@ -24,17 +24,6 @@ function unionCodes(typeName) {
     if (!match) throw new Error(`${project}/src/errors.ts declares no ${typeName}`);
     return [...match[1].matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]);
   };
-}
-
-/** Codes the CLI raises itself: `new CliError('CODE'`, UsageError (USAGE), and UNEXPECTED. */
-function cliCodes(root) {
-  const files = ['main.ts', 'errors.ts', 'commands/init.ts', 'commands/migrate-tier.ts', 'commands/seed.ts', 'commands/status.ts', 'commands/verify.ts'];
-  const codes = new Set(['USAGE', 'UNEXPECTED']);
-  for (const f of files) {
-    const source = readFileSync(join(root, 'apps/cli/src', f), 'utf8');
-    for (const m of source.matchAll(/new CliError\('([A-Z_]+)'/g)) codes.add(m[1]);
-  }
-  return [...codes];
 }
 
 /** Rows `{ code, cause, fix, exit }` of the first `| code | cause | fix | CLI exit |` table under an "Error codes" heading. */

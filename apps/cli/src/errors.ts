@@ -1,16 +1,13 @@
-import { redactText } from '@mosaic/connection';
+import { isMosaicError, MosaicError, redactText } from '@mosaic/connection';
 import { exitStatusFor } from './exit.js';
 import type { ExitStatus } from './exit.js';
 
-/** A refusal decided by the CLI itself, with a code from the exit table. */
-export class CliError extends Error {
-  override readonly name = 'CliError';
-  readonly code: string;
+/** Codes the CLI decides itself; UNEXPECTED is any error that carries no Mosaic code. */
+export type CliErrorCode = 'USAGE' | 'NO_SCHEMA' | 'SCHEMA_TOO_NEW' | 'VERIFY_DIFFERENCES' | 'UNEXPECTED';
 
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
+/** A refusal decided by the CLI itself, with a code from the exit table. */
+export class CliError extends MosaicError<CliErrorCode> {
+  override readonly name = 'CliError';
 }
 
 /** A usage error found by the CLI itself (conflicting flags and the like). */
@@ -26,11 +23,13 @@ export class UsageError extends CliError {
  * in one line too (the stack only with MOSAIC_DEBUG=1).
  */
 export function describeError(error: unknown): { line: string; status: ExitStatus; code: string } {
-  const e = error as { code?: unknown; message?: unknown };
-  const code = typeof e?.code === 'string' ? e.code : 'UNEXPECTED';
+  const e = error as { message?: unknown };
+  // Only a Mosaic error's code and message are meant for the operator: a driver's or Node's own
+  // (ECONNRESET, a postgres.js error that escaped wrapping) is an unexpected failure.
+  const known = isMosaicError(error) && error.code !== 'UNEXPECTED';
+  const code = known ? error.code : 'UNEXPECTED';
   const message = typeof e?.message === 'string' ? e.message : String(error);
   const line = redactText(message.split('\n')[0]!.trim());
-  const known = code !== 'UNEXPECTED' && /^[A-Z][A-Z_]+$/.test(code);
   return {
     line: known ? line : `Unexpected error: ${line} (set MOSAIC_DEBUG=1 for details)`,
     status: known ? exitStatusFor(code) : 1,

@@ -1,3 +1,11 @@
+import type { AdvisoryLockErrorCode } from '@mosaic/advisory-lock';
+import type { ConnectionErrorCode } from '@mosaic/connection';
+import type { CopyEngineErrorCode } from '@mosaic/copy-engine';
+import type { SchemaErrorCode } from '@mosaic/schema';
+import type { SeedErrorCode } from '@mosaic/seed';
+import type { VerifyErrorCode } from '@mosaic/verify';
+import type { CliErrorCode } from './errors.js';
+
 /** Exit statuses of the mosaic command (DESIGN section 4). */
 export const EXIT = {
   OK: 0,
@@ -9,8 +17,14 @@ export const EXIT = {
 
 export type ExitStatus = (typeof EXIT)[keyof typeof EXIT];
 
-/** Error codes from every package, by the exit status they mean. Unlisted codes exit 1. */
-const STATUS_BY_CODE: Record<string, ExitStatus> = {
+/** Every code an error can carry to the CLI: the packages' own unions and the CLI's. */
+export type ErrorCode = ConnectionErrorCode | SchemaErrorCode | AdvisoryLockErrorCode | CopyEngineErrorCode | VerifyErrorCode | SeedErrorCode | CliErrorCode;
+
+/**
+ * The exit status of every code. `satisfies Record<ErrorCode, ...>`: a code added to any
+ * package's union does not compile until it has its status here.
+ */
+const STATUS_BY_CODE = {
   // The operator typed something no environment change can fix.
   INVALID_LOCATION: EXIT.USAGE,
   UNSUPPORTED_SCHEME: EXIT.USAGE,
@@ -19,6 +33,8 @@ const STATUS_BY_CODE: Record<string, ExitStatus> = {
   NOT_A_PGLITE_STORE: EXIT.USAGE,
   STORE_NOT_FOUND: EXIT.USAGE,
   USAGE: EXIT.USAGE,
+  SAME_LOCATION: EXIT.USAGE,
+  UNSUPPORTED_TARGET: EXIT.USAGE,
   // The location is fine but not in a state this command may act on.
   NO_SCHEMA: EXIT.PRECONDITION,
   NOT_EMPTY: EXIT.PRECONDITION,
@@ -33,13 +49,30 @@ const STATUS_BY_CODE: Record<string, ExitStatus> = {
   SOURCE_SCHEMA_MISMATCH: EXIT.PRECONDITION,
   TARGET_NOT_EMPTY: EXIT.PRECONDITION,
   DOWNGRADE_DROPS_EMBEDDINGS: EXIT.PRECONDITION,
-  SAME_LOCATION: EXIT.USAGE,
-  VERIFY_DIFFERENCES: EXIT.VERIFY_DIFFERENCES,
   TARGET_NO_SCHEMA: EXIT.PRECONDITION,
-  UNSUPPORTED_TARGET: EXIT.USAGE,
   POOLER_DETECTED: EXIT.PRECONDITION,
-};
+  // The target differs from the source.
+  VERIFY_DIFFERENCES: EXIT.VERIFY_DIFFERENCES,
+  // Something failed on the way: a re-run (after the fix the message names) goes on.
+  AUTH_FAILED: EXIT.FAILURE,
+  DATABASE_NOT_FOUND: EXIT.FAILURE,
+  CONNECTION_REFUSED: EXIT.FAILURE,
+  HOST_NOT_FOUND: EXIT.FAILURE,
+  CONNECT_TIMEOUT: EXIT.FAILURE,
+  CONNECTION_LOST: EXIT.FAILURE,
+  STORE_UNREADABLE: EXIT.FAILURE,
+  QUERY_FAILED: EXIT.FAILURE,
+  COPY_FAILED: EXIT.FAILURE,
+  MIGRATION_FAILED: EXIT.FAILURE,
+  LOCK_LOST: EXIT.FAILURE,
+  LOCK_ABORTED: EXIT.FAILURE,
+  COPY_STALLED: EXIT.FAILURE,
+  COPY_MISMATCH: EXIT.FAILURE,
+  CONSTRAINT_FAILED: EXIT.FAILURE,
+  UNEXPECTED: EXIT.FAILURE,
+} as const satisfies Record<ErrorCode, ExitStatus>;
 
+/** The status of a code; one no package declares (an error from outside) exits 1. */
 export function exitStatusFor(code: string | undefined): ExitStatus {
-  return (code && STATUS_BY_CODE[code]) || EXIT.FAILURE;
+  return (code !== undefined && Object.hasOwn(STATUS_BY_CODE, code) ? STATUS_BY_CODE[code as ErrorCode] : undefined) ?? EXIT.FAILURE;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
+import { createTestDatabase, tempStorePath, testServer } from '@mosaic/test-harness';
 import { catalog, expectMigrated, initSeed, query } from './migrate-helpers.js';
 import { expectOneCleanLine, runCli } from './run-cli.js';
 
@@ -8,7 +8,7 @@ const migrate = (source: string, target: string, to: string, ...extra: string[])
 
 /** A database owned by an ordinary role (as operators have), vector installed by a superuser. */
 async function ownedByOrdinaryRole(withVector: boolean): Promise<string> {
-  const url = await createTestDatabase();
+  const url = await createTestDatabase('mosaic_test', withVector ? 'federated' : 'standalone');
   const role = `mosaic_owner_${Math.random().toString(36).slice(2, 8)}`;
   const db = new URL(url).pathname.slice(1);
   await query(url, `create role ${role} login`);
@@ -20,11 +20,16 @@ async function ownedByOrdinaryRole(withVector: boolean): Promise<string> {
   return u.toString();
 }
 
+// The directions an operator takes, each on the server its tier runs on here: PostgreSQL 17 +
+// pgvector for the federated tier, PostgreSQL 15 for standalone (MOSAIC_TEST_SERVERS; a run
+// with one server selected runs them all on it).
+const server = (role: 'federated' | 'standalone') => testServer(role).name;
+
 describe('migrate-tier: every direction ends identical to the source', () => {
-  it('local -> standalone', async () => {
+  it(`local (PGlite) -> standalone (${server('standalone')})`, async () => {
     const source = tempStorePath();
     await initSeed(source, 'local');
-    const target = await createTestDatabase();
+    const target = await createTestDatabase('mosaic_test', 'standalone');
     const result = await migrate(source, target, 'standalone', '--yes');
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain('[migrate-tier] Analyzing source tier: pglite');
@@ -34,7 +39,7 @@ describe('migrate-tier: every direction ends identical to the source', () => {
     await expectMigrated(source, target, false);
   });
 
-  it('local -> federated, into a database owned by an ordinary role', async () => {
+  it(`local (PGlite) -> federated (${server('federated')}), into a database owned by an ordinary role`, async () => {
     const source = tempStorePath();
     await initSeed(source, 'local');
     const target = await ownedByOrdinaryRole(true);
@@ -44,10 +49,10 @@ describe('migrate-tier: every direction ends identical to the source', () => {
     await expectMigrated(source, target, false);
   });
 
-  it('standalone -> federated', async () => {
-    const source = await createTestDatabase();
+  it(`standalone (${server('standalone')}) -> federated (${server('federated')})`, async () => {
+    const source = await createTestDatabase('mosaic_test', 'standalone');
     await initSeed(source, 'standalone');
-    const target = await createTestDatabase();
+    const target = await createTestDatabase('mosaic_test', 'federated');
     const result = await migrate(source, target, 'federated', '--yes', '--batch-size', '500', '--no-verify');
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).not.toContain('Verified:');
@@ -55,10 +60,20 @@ describe('migrate-tier: every direction ends identical to the source', () => {
     await expectMigrated(source, target, false);
   });
 
-  it('federated -> federated, embeddings copied exactly', async () => {
-    const source = await createTestDatabase();
+  it(`standalone (${server('standalone')}) -> standalone (${server('standalone')})`, async () => {
+    const source = await createTestDatabase('mosaic_test', 'standalone');
+    await initSeed(source, 'standalone');
+    const target = await createTestDatabase('mosaic_test', 'standalone');
+    const result = await migrate(source, target, 'standalone', '--yes');
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^\[migrate-tier\] Verified: 19 tables, \d+ rows identical/m);
+    await expectMigrated(source, target, false);
+  });
+
+  it(`federated (${server('federated')}) -> federated (${server('federated')}), embeddings copied exactly`, async () => {
+    const source = await createTestDatabase('mosaic_test', 'federated');
     await initSeed(source, 'federated');
-    const target = await createTestDatabase();
+    const target = await createTestDatabase('mosaic_test', 'federated');
     const result = await migrate(source, target, 'federated', '--yes', '--jobs', '4');
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).not.toContain('NOTE: Source tier has no pgvector');

@@ -44,10 +44,12 @@ describe('mosaic storage status', () => {
 
     const federated = await createTestDatabase();
     const fedCounts = await initAndSeed(federated, 'federated', 2);
-    const b = await runCli(['storage', 'status', '--url', federated, '--valkey-url', process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6379']);
+    // Valkey 8 as tools/provision-services.sh starts it (the machine's Redis 7 on 6379 is not the federated cache).
+    const valkeyUrl = process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6380';
+    const b = await runCli(['storage', 'status', '--url', federated, '--valkey-url', valkeyUrl]);
     expect(b.stdout).toMatch(/^Tier {7}federated$/m);
     expect(b.stdout).toMatch(/^pgvector {3}installed \(0\.\d+\.\d+\)$/m);
-    expect(b.stdout).toMatch(/^Valkey {5}redis:\/\/127\.0\.0\.1:6379: PONG in \d+ ms/m);
+    expect(b.stdout).toMatch(/^Valkey {5}redis:\/\/\S+: PONG in \d+ ms, valkey 8\.\d+\.\d+$/m);
     expect(countsFromText(b.stdout)).toEqual(fedCounts);
 
     const json = await runCli(['storage', 'status', '--url', federated, '--json']);

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { openDatabase, redactText } from '@mosaic/connection';
+import { isMosaicError, openDatabase, redactText } from '@mosaic/connection';
 import type { Database } from '@mosaic/connection';
 import { execute, migrationSummary, prepare } from '@mosaic/copy-engine';
 import type { CopyEvent } from '@mosaic/copy-engine';
 import type { Tier } from '@mosaic/schema';
 import { compare } from '@mosaic/verify';
+import { GatewayJobError } from './errors.js';
 
 export type JobState = 'running' | 'succeeded' | 'failed';
 
@@ -106,12 +107,12 @@ export class JobManager {
         if (!report.ok) throw report.error;
         const verification = await compare(this.#store, target);
         job.report = { ...migrationSummary(plan, report), verification };
-        if (!verification.ok) throw Object.assign(new Error('Verification found differences: see the report.'), { code: 'VERIFY_DIFFERENCES' });
+        if (!verification.ok) throw new GatewayJobError('VERIFY_DIFFERENCES', 'Verification found differences: see the report.');
       }
       job.state = 'succeeded';
     } catch (error) {
-      const e = error as { code?: unknown; message?: unknown };
-      job.error = { code: typeof e.code === 'string' ? e.code : 'UNEXPECTED', message: redactText(String(e.message ?? error)) };
+      const e = error as { message?: unknown };
+      job.error = { code: isMosaicError(error) ? error.code : 'UNEXPECTED', message: redactText(String(e?.message ?? error).split('\n')[0] ?? '') };
       job.state = 'failed';
     } finally {
       job.finishedAt = new Date().toISOString();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { openDatabase, redactText } from '@mosaic/connection';
+import { isMosaicError, openDatabase, redactText } from '@mosaic/connection';
 import type { Database } from '@mosaic/connection';
 import type { Tier } from '@mosaic/schema';
 import { detectDatabase } from '@mosaic/tier-detect';
@@ -9,6 +9,7 @@ import { compare } from '@mosaic/verify';
 import { bearerAuth } from './auth.js';
 import { JobManager } from './jobs.js';
 import type { JobEvent } from './jobs.js';
+import { httpStatusFor } from './http-status.js';
 import { checkStore } from './startup.js';
 
 export interface MosaicStorageOptions {
@@ -96,8 +97,7 @@ const mosaicStorage: FastifyPluginAsync<MosaicStorageOptions> = async (app: Fast
       api.setErrorHandler(async (error: Error & { validation?: unknown; statusCode?: number; code?: string }, request, reply) => {
         if (error.validation) return reply.code(400).send({ error: 'Bad Request', message: error.message });
         request.log.warn({ code: error.code }, 'mosaic storage admin request failed');
-        const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 502;
-        return reply.code(status).send({ error: error.code ?? 'Error', message: redactText(error.message) });
+        return reply.code(httpStatusFor(error)).send({ error: isMosaicError(error) ? error.code : 'UNEXPECTED', message: redactText(error.message.split('\n')[0] ?? '') });
       });
 
       api.get('/tier', async () => detectDatabase(store, { valkeyUrl: options.valkeyUrl }));

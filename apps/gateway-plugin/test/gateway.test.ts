@@ -128,6 +128,21 @@ describe('gateway plugin over HTTP', () => {
     expect(await verify.json()).toMatchObject({ ok: true });
   });
 
+  it('an admin route that fails answers the status its error code maps to, in one redacted line', async () => {
+    const post = (targetUrl: string) => fetch(`${gw.url}/admin/storage/verify`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ targetUrl }) });
+    const refused = await post('postgresql://mosaic:p%40ss-refused@127.0.0.1:1/mosaic');
+    expect(refused.status).toBe(502);
+    const refusedBody = (await refused.json()) as { error: string; message: string };
+    expect(refusedBody.error).toBe('CONNECTION_REFUSED');
+    expect(refusedBody.message).not.toContain('p%40ss-refused');
+    expect(refusedBody.message).not.toContain('\n');
+    const empty = await post(withPassword(await createTestDatabase(), 'empty-target-secret'));
+    expect(empty.status).toBe(409);
+    const emptyBody = (await empty.json()) as { error: string; message: string };
+    expect(emptyBody.error).toBe('TARGET_NO_SCHEMA');
+    expect(emptyBody.message).not.toContain('empty-target-secret');
+  });
+
   it('a job whose target dies mid-way fails, and the write freeze lifts', async () => {
     const target = await createTestDatabase();
     const start = await fetch(`${gw.url}/admin/storage/migrations`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ to: 'federated', targetUrl: target }) });

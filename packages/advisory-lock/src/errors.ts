@@ -1,11 +1,7 @@
+import { MosaicError } from '@mosaic/connection';
+
 export type AdvisoryLockErrorCode = 'LOCK_TIMEOUT' | 'POOLER_DETECTED' | 'LOCK_LOST' | 'LOCK_ABORTED';
 
-export class AdvisoryLockError extends Error {
+export class AdvisoryLockError extends MosaicError<AdvisoryLockErrorCode> {
   override readonly name = 'AdvisoryLockError';
-  readonly code: AdvisoryLockErrorCode;
-
-  constructor(code: AdvisoryLockErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.code = code;
-  }
 }

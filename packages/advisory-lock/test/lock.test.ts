@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '@mosaic/connection';
 import type { Database } from '@mosaic/connection';
-import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
+import { createTestDatabase, tempStorePath, testServers } from '@mosaic/test-harness';
 import { acquireAdvisoryLock, AdvisoryLockError, holderQuery, lockKeyParts, MOSAIC_LOCK_KEY, readHolder } from '../src/index.js';
 import type { WaitReport } from '../src/index.js';
 import { startPgbouncer } from './pgbouncer.js';
@@ -23,9 +23,9 @@ describe('the Mosaic lock key', () => {
   });
 });
 
-describe('acquireAdvisoryLock on PostgreSQL', () => {
+describe.each(testServers())('acquireAdvisoryLock on PostgreSQL $major', (server) => {
   it('a second taker waits, is told who holds it, and gets it once the first releases', async () => {
-    await withDatabases(await createTestDatabase(), 2, async ([a, b]) => {
+    await withDatabases(await createTestDatabase('mosaic_test', server), 2, async ([a, b]) => {
       const first = await acquireAdvisoryLock(a!);
       const reports: WaitReport[] = [];
       const second = acquireAdvisoryLock(b!, { reportEveryMs: 100, pollMs: 50, onWait: (r) => reports.push(r) });
@@ -41,7 +41,7 @@ describe('acquireAdvisoryLock on PostgreSQL', () => {
   });
 
   it('gives up after timeoutSeconds with LOCK_TIMEOUT naming the holder', async () => {
-    await withDatabases(await createTestDatabase(), 2, async ([a, b]) => {
+    await withDatabases(await createTestDatabase('mosaic_test', server), 2, async ([a, b]) => {
       const first = await acquireAdvisoryLock(a!);
       const started = Date.now();
       const error = await acquireAdvisoryLock(b!, { timeoutSeconds: 1 }).catch((e: unknown) => e);
@@ -56,7 +56,7 @@ describe('acquireAdvisoryLock on PostgreSQL', () => {
   });
 
   it('is freed when its session dies, and the holder learns it lost the lock', async () => {
-    await withDatabases(await createTestDatabase(), 2, async ([a, b]) => {
+    await withDatabases(await createTestDatabase('mosaic_test', server), 2, async ([a, b]) => {
       const first = await acquireAdvisoryLock(a!);
       await first.assertHeld();
       await b!.query('select pg_terminate_backend($1)', [first.backendPid]);

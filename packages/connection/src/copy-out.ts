@@ -10,7 +10,7 @@ export function queryMessage(sql: string): Uint8Array {
   return message;
 }
 
-/** The fields of an ErrorResponse ('E'): C code, M message, D detail, H hint. */
+/** The fields of an ErrorResponse ('E'): C code, M message, D detail, H hint, s schema, t table, c column, n constraint. */
 function parseError(body: Uint8Array): WorkerError {
   const fields: Record<string, string> = {};
   let at = 0;
@@ -20,7 +20,8 @@ function parseError(body: Uint8Array): WorkerError {
     fields[key] = Buffer.from(body.subarray(at + 1, end)).toString('utf8');
     at = end + 1;
   }
-  return { message: fields.M ?? 'COPY failed', ...(fields.C ? { code: fields.C } : {}), ...(fields.D ? { detail: fields.D } : {}), ...(fields.H ? { hint: fields.H } : {}) };
+  const named = { code: fields.C, detail: fields.D, hint: fields.H, schema: fields.s, table: fields.t, column: fields.c, constraint: fields.n };
+  return { message: fields.M ?? 'COPY failed', ...Object.fromEntries(Object.entries(named).filter(([, v]) => v !== undefined)) };
 }
 
 const PIECE = 256 * 1024;

@@ -1,3 +1,5 @@
+import { MosaicError } from './mosaic-error.js';
+
 /** Stable codes for everything that can go wrong opening or talking to a location. */
 export type ConnectionErrorCode =
   | 'INVALID_LOCATION'
@@ -17,32 +19,12 @@ export type ConnectionErrorCode =
   | 'QUERY_FAILED'
   | 'COPY_FAILED';
 
-export interface ConnectionErrorOptions {
-  cause?: unknown;
-  /** SQLSTATE when the server sent one. */
-  sqlState?: string;
-  detail?: string;
-  hint?: string;
-}
-
 /**
  * Every failure of this package. `message` is one line for an operator, already redacted;
  * the driver's error stays on `cause` (never printed by the CLI, kept for debugging).
  */
-export class ConnectionError extends Error {
+export class ConnectionError extends MosaicError<ConnectionErrorCode> {
   override readonly name = 'ConnectionError';
-  readonly code: ConnectionErrorCode;
-  readonly sqlState: string | undefined;
-  readonly detail: string | undefined;
-  readonly hint: string | undefined;
-
-  constructor(code: ConnectionErrorCode, message: string, options: ConnectionErrorOptions = {}) {
-    super(message, { cause: options.cause });
-    this.code = code;
-    this.sqlState = options.sqlState;
-    this.detail = options.detail;
-    this.hint = options.hint;
-  }
 }
 
 export function isConnectionError(error: unknown): error is ConnectionError {

@@ -1,5 +1,7 @@
 export { ConnectionError, isConnectionError } from './errors.js';
 export type { ConnectionErrorCode } from './errors.js';
+export { isMosaicError, MosaicError, serverFields } from './mosaic-error.js';
+export type { MosaicErrorOptions, ServerFields } from './mosaic-error.js';
 export { parseLocation, redactText, redactUrl } from './location.js';
 export type { Engine, Location } from './location.js';
 export { openDatabase, withDatabase } from './open.js';

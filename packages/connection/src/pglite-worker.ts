@@ -28,7 +28,13 @@ export interface WorkerError {
   readonly code?: string;
   readonly detail?: string;
   readonly hint?: string;
+  readonly schema?: string;
+  readonly table?: string;
+  readonly column?: string;
+  readonly constraint?: string;
 }
+
+const ERROR_FIELDS = ['code', 'detail', 'hint', 'schema', 'table', 'column', 'constraint'] as const;
 
 /** The answer to a request; a COPY export sends its bytes first, as `data` messages. */
 export type WorkerReply =
@@ -113,12 +119,10 @@ port.on('message', (request: WorkerRequest) => {
   handle(request).then(
     ({ result, transfer }) => port.postMessage({ id: request.id, result } satisfies WorkerReply, transfer ?? []),
     (error: unknown) => {
-      const e = error as { message?: unknown; code?: unknown; detail?: unknown; hint?: unknown };
+      const e = (error ?? {}) as Record<string, unknown>;
       const reply: WorkerError = {
-        message: String(e?.message ?? error),
-        ...(typeof e?.code === 'string' ? { code: e.code } : {}),
-        ...(typeof e?.detail === 'string' ? { detail: e.detail } : {}),
-        ...(typeof e?.hint === 'string' ? { hint: e.hint } : {}),
+        message: String(e.message ?? error),
+        ...Object.fromEntries(ERROR_FIELDS.filter((f) => typeof e[f] === 'string').map((f) => [f, e[f]])),
       };
       port.postMessage({ id: request.id, error: reply } satisfies WorkerReply);
     },

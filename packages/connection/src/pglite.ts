@@ -69,8 +69,9 @@ class Mutex {
 
 function wrap(error: WorkerError, display: string): ConnectionError {
   const sqlState = typeof error.code === 'string' && /^[0-9A-Z]{5}$/.test(error.code) ? error.code : undefined;
+  const { detail, hint, schema, table, column, constraint } = error;
   return new ConnectionError('QUERY_FAILED', `${sqlState ? `PostgreSQL error ${sqlState}` : 'PGlite error'} at ${display}: ${error.message.split('\n')[0]}`, {
-    cause: error, ...(sqlState ? { sqlState } : {}), ...(error.detail ? { detail: error.detail } : {}), ...(error.hint ? { hint: error.hint } : {}),
+    cause: error, sqlState, detail, hint, schema, table, column, constraint,
   });
 }
 

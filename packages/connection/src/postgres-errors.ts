@@ -8,6 +8,22 @@ interface DriverError {
   hint?: string;
   severity?: string;
   hostname?: string;
+  schema_name?: string;
+  table_name?: string;
+  column_name?: string;
+  constraint_name?: string;
+}
+
+/** Every field PostgreSQL sent with the error, as postgres.js names them. */
+function fieldsOf(e: DriverError) {
+  return {
+    ...(e.detail ? { detail: e.detail } : {}),
+    ...(e.hint ? { hint: e.hint } : {}),
+    ...(e.schema_name ? { schema: e.schema_name } : {}),
+    ...(e.table_name ? { table: e.table_name } : {}),
+    ...(e.column_name ? { column: e.column_name } : {}),
+    ...(e.constraint_name ? { constraint: e.constraint_name } : {}),
+  };
 }
 
 /**
@@ -43,7 +59,7 @@ export function mapPostgresError(error: unknown, display: string): ConnectionErr
   const message = oneLine(e.message ?? String(error));
   if (/^[0-9A-Z]{5}$/.test(code)) {
     return new ConnectionError('QUERY_FAILED', `PostgreSQL error ${code} at ${display}: ${message}`, {
-      cause: error, sqlState: code, ...(e.detail ? { detail: e.detail } : {}), ...(e.hint ? { hint: e.hint } : {}),
+      cause: error, sqlState: code, ...fieldsOf(e),
     });
   }
   return new ConnectionError('QUERY_FAILED', `${display}: ${message}`, { cause: error });

@@ -1,10 +1,11 @@
 import { describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
+import { createTestDatabase, tempStorePath, testServers } from '@mosaic/test-harness';
 import { inTransaction, openDatabase } from '../src/index.js';
 import type { Database } from '../src/index.js';
 
+// One suite, every engine: each selected PostgreSQL server (MOSAIC_TEST_SERVERS), then PGlite.
 const engines = [
-  { name: 'PostgreSQL', open: async () => openDatabase(await createTestDatabase(), { applicationName: 'mosaic test' }) },
+  ...testServers().map((server) => ({ name: `PostgreSQL ${server.major}`, open: async () => openDatabase(await createTestDatabase('mosaic_test', server), { applicationName: 'mosaic test' }) })),
   { name: 'PGlite', open: () => openDatabase(tempStorePath(), { applicationName: 'mosaic test', create: true }) },
 ];
 

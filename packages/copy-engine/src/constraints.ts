@@ -1,3 +1,4 @@
+import { isMosaicError } from '@mosaic/connection';
 import type { Database } from '@mosaic/connection';
 import { loadDdl } from '@mosaic/schema';
 import type { LoadDdl, Tier } from '@mosaic/schema';
@@ -41,7 +42,7 @@ export async function relaxForLoad(target: Database, tier: Tier, tables: readonl
     });
     return true;
   } catch (error) {
-    if ((error as { sqlState?: string }).sqlState === '42501') return false;
+    if (isMosaicError(error) && error.sqlState === '42501') return false;
     throw error;
   }
 }
@@ -84,8 +85,7 @@ export async function restoreAfterLoad(
           : d.sql);
       } catch (error) {
         if (isVectorIndex(d)) await session.exec('rollback').catch(() => {});
-        const sqlState = (error as { sqlState?: string }).sqlState;
-        if (sqlState === '23503') {
+        if (isMosaicError(error) && error.sqlState === '23503') {
           throw new CopyEngineError('CONSTRAINT_FAILED', `${d.table}: foreign key ${d.name} does not hold for the copied rows (${(error as Error).message}). The run stays open; fix the source and re-run.`, { cause: error });
         }
         throw error;

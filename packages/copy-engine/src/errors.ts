@@ -1,3 +1,5 @@
+import { MosaicError } from '@mosaic/connection';
+
 export type CopyEngineErrorCode =
   | 'SOURCE_NO_SCHEMA'
   | 'SOURCE_SCHEMA_MISMATCH'
@@ -14,12 +16,6 @@ export type CopyEngineErrorCode =
   | 'CONSTRAINT_FAILED';
 
 /** A refusal or failure of the copy engine, one operator line with the fix. */
-export class CopyEngineError extends Error {
+export class CopyEngineError extends MosaicError<CopyEngineErrorCode> {
   override readonly name = 'CopyEngineError';
-  readonly code: CopyEngineErrorCode;
-
-  constructor(code: CopyEngineErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.code = code;
-  }
 }

@@ -1,3 +1,5 @@
+import { MosaicError } from '@mosaic/connection';
+
 export type SchemaErrorCode =
   | 'TIER_MISMATCH'
   | 'SCHEMA_TOO_NEW'
@@ -6,12 +8,6 @@ export type SchemaErrorCode =
   | 'MIGRATION_FAILED';
 
 /** A schema problem an operator can fix; `message` says how in one line. */
-export class SchemaError extends Error {
+export class SchemaError extends MosaicError<SchemaErrorCode> {
   override readonly name = 'SchemaError';
-  readonly code: SchemaErrorCode;
-
-  constructor(code: SchemaErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.code = code;
-  }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '@mosaic/connection';
 import type { Database } from '@mosaic/connection';
-import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
+import { createTestDatabase, tempStorePath, testServers } from '@mosaic/test-harness';
 import { applyMigrations, loadDdl, MIGRATION_ORDER, readSchemaInfo, SCHEMA_VERSION, SchemaError, tableGraph } from '../src/index.js';
 import type { Tier } from '../src/index.js';
 import { deriveMigrationOrder } from '../src/order.js';
@@ -61,9 +61,9 @@ async function check(db: Database, tier: Tier) {
   return before;
 }
 
-describe('applyMigrations on PostgreSQL', () => {
+describe.each(testServers())('applyMigrations on PostgreSQL $major', (server) => {
   it.each(['standalone', 'federated'] as const)('applies %s to an empty database, and re-applies as a no-op', async (tier) => {
-    const db = await openDatabase(await createTestDatabase());
+    const db = await openDatabase(await createTestDatabase('mosaic_test', server));
     try {
       await check(db, tier);
     } finally {
@@ -72,7 +72,7 @@ describe('applyMigrations on PostgreSQL', () => {
   });
 
   it('refuses a database initialised for another tier', async () => {
-    const db = await openDatabase(await createTestDatabase());
+    const db = await openDatabase(await createTestDatabase('mosaic_test', server));
     try {
       await applyMigrations(db, 'standalone');
       await expect(applyMigrations(db, 'federated')).rejects.toMatchObject({ code: 'TIER_MISMATCH' });
@@ -82,7 +82,7 @@ describe('applyMigrations on PostgreSQL', () => {
   });
 
   it('refuses a schema newer than the code', async () => {
-    const db = await openDatabase(await createTestDatabase());
+    const db = await openDatabase(await createTestDatabase('mosaic_test', server));
     try {
       await applyMigrations(db, 'standalone');
       await db.exec(`update mosaic.schema_info set version = ${SCHEMA_VERSION + 1}`);

@@ -1,11 +1,7 @@
+import { MosaicError } from '@mosaic/connection';
+
 export type SeedErrorCode = 'INVALID_OPTIONS' | 'NO_SCHEMA' | 'SCHEMA_TOO_NEW' | 'NOT_EMPTY';
 
-export class SeedError extends Error {
+export class SeedError extends MosaicError<SeedErrorCode> {
   override readonly name = 'SeedError';
-  readonly code: SeedErrorCode;
-
-  constructor(code: SeedErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, inject } from 'vitest';
+import { afterAll } from 'vitest';
 import postgres from 'postgres';
-import './provided.js';
+import { testServer } from './servers.js';
+import type { ServerRef } from './servers.js';
 
 function withDatabaseName(url: string, name: string): string {
   const u = new URL(url);
@@ -12,8 +13,8 @@ function withDatabaseName(url: string, name: string): string {
   return u.toString();
 }
 
-async function admin<T>(fn: (q: (sql: string) => Promise<unknown>) => Promise<T>): Promise<T> {
-  const sql = postgres(inject('pgAdminUrl'), { max: 1, onnotice: () => {} });
+async function admin<T>(adminUrl: string, fn: (q: (sql: string) => Promise<unknown>) => Promise<T>): Promise<T> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     return await fn((text) => sql.unsafe(text));
   } finally {
@@ -21,30 +22,33 @@ async function admin<T>(fn: (q: (sql: string) => Promise<unknown>) => Promise<T>
   }
 }
 
-const created: string[] = [];
+const created: Array<{ adminUrl: string; name: string }> = [];
 let registered = false;
 
-/** A new, empty database on the test server; dropped after the test file. */
-export async function createTestDatabase(prefix = 'mosaic_test'): Promise<string> {
+/**
+ * A new, empty database for the calling test file, dropped after it. `server` picks where: a
+ * name (`pg17`), a role (`federated`: PostgreSQL 17, `standalone`: PostgreSQL 15), or, by
+ * default, the first selected server.
+ */
+export async function createTestDatabase(prefix = 'mosaic_test', server?: ServerRef): Promise<string> {
+  const { adminUrl } = testServer(server);
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
-  await admin((q) => q(`CREATE DATABASE "${name}"`));
-  created.push(name);
+  await admin(adminUrl, (q) => q(`CREATE DATABASE "${name}"`));
+  created.push({ adminUrl, name });
   if (!registered) {
     registered = true;
     afterAll(async () => {
-      await admin(async (q) => {
-        for (const db of created.splice(0)) await q(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
-      });
+      for (const db of created.splice(0)) await admin(db.adminUrl, (q) => q(`DROP DATABASE IF EXISTS "${db.name}" WITH (FORCE)`));
     });
   }
-  return withDatabaseName(inject('pgAdminUrl'), name);
+  return withDatabaseName(adminUrl, name);
 }
 
 const dirs: string[] = [];
 let dirsRegistered = false;
 
-/** A path for a PGlite store under a temp dir (not created: PGlite stores start absent). */
-export function tempStorePath(label = 'store'): string {
+/** A temp dir removed after the calling test file. */
+export function tempDir(label = 'tmp'): string {
   const base = mkdtempSync(join(tmpdir(), `mosaic-${label}-`));
   dirs.push(base);
   if (!dirsRegistered) {
@@ -53,11 +57,10 @@ export function tempStorePath(label = 'store'): string {
       for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
     });
   }
-  return join(base, 'data');
+  return base;
 }
 
-export function tempDir(label = 'tmp'): string {
-  const base = mkdtempSync(join(tmpdir(), `mosaic-${label}-`));
-  dirs.push(base);
-  return base;
+/** A path for a PGlite store under a temp dir (not created: PGlite stores start absent). */
+export function tempStorePath(label = 'store'): string {
+  return join(tempDir(label), 'data');
 }

@@ -14,12 +14,14 @@ export interface EphemeralCluster {
   stop(): void;
 }
 
-/** The newest PostgreSQL binaries under /usr/lib/postgresql (Debian's layout), or PATH. */
-export function findPostgresBin(): string | undefined {
+/** The binaries of PostgreSQL `major` (else the newest) under /usr/lib/postgresql (Debian's layout), or PATH's. */
+export function findPostgresBin(major?: string): string | undefined {
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
     const majors = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
-    if (majors[0]) return join(root, majors[0], 'bin');
+    const pick = major === undefined ? majors[0] : majors.find((m) => m === major);
+    if (pick) return join(root, pick, 'bin');
+    if (major !== undefined) return undefined;
   }
   const which = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
   const path = which.stdout.trim();

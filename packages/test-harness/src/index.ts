@@ -1,7 +1,11 @@
-export type {} from './provided.js';
+export type { TestServer } from './provided.js';
+export { testServer, testServers } from './servers.js';
+export type { ServerRef } from './servers.js';
 export { createTestDatabase, tempDir, tempStorePath } from './databases.js';
 export { findPostgresBin, startEphemeralCluster } from './ephemeral-cluster.js';
 export type { EphemeralCluster } from './ephemeral-cluster.js';
 export { tableDigests } from './digests.js';
 export type { QueryRunner } from './digests.js';
 export { PASSWORD_ROLE, PASSWORD_ROLE_SECRET } from './ephemeral-cluster.js';
+export { startTcpProxy } from './tcp-proxy.js';
+export type { LinkOptions, TcpProxy } from './tcp-proxy.js';

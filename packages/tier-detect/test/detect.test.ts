@@ -5,10 +5,11 @@ import { openDatabase } from '@mosaic/connection';
 import { applyMigrations, MIGRATION_ORDER } from '@mosaic/schema';
 import type { Tier } from '@mosaic/schema';
 import { seed } from '@mosaic/seed';
-import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
+import { createTestDatabase, tempStorePath, testServers } from '@mosaic/test-harness';
 import { checkValkey, detect } from '../src/index.js';
 
-const VALKEY_URL = process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6379';
+// Valkey 8 as tools/provision-services.sh starts it (the machine's Redis 7 on 6379 is not the federated cache).
+const VALKEY_URL = process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6380';
 
 async function seeded(location: string, tier: Tier, scale: number): Promise<Record<string, number>> {
   const db = await openDatabase(location, { create: true });
@@ -32,14 +33,15 @@ describe('detect', () => {
     expect(Object.keys(found.rowCounts)).toEqual([...MIGRATION_ORDER]);
   });
 
-  it('PostgreSQL without pgvector is standalone; with the federated schema it is federated', async () => {
-    const standalone = await createTestDatabase();
+  it.each(testServers())('PostgreSQL $major without pgvector is standalone; with the federated schema it is federated', async (server) => {
+    const standalone = await createTestDatabase('mosaic_test', server);
     const counts = await seeded(standalone, 'standalone', 2);
     const a = await detect(standalone);
     expect(a).toMatchObject({ engine: 'postgres', tier: 'standalone', pgvector: { available: true, installed: false } });
     expect(a.rowCounts).toEqual(counts);
+    expect(a.serverVersion.split('.')[0]).toBe(String(server.major));
 
-    const federated = await createTestDatabase();
+    const federated = await createTestDatabase('mosaic_test', server);
     const fedCounts = await seeded(federated, 'federated', 2);
     const b = await detect(federated, { valkeyUrl: VALKEY_URL });
     expect(b).toMatchObject({ tier: 'federated', pgvector: { installed: true, version: expect.stringMatching(/^0\.\d+\.\d+$/) } });

@@ -1,11 +1,7 @@
+import { MosaicError } from '@mosaic/connection';
+
 export type VerifyErrorCode = 'SOURCE_NO_SCHEMA' | 'TARGET_NO_SCHEMA';
 
-export class VerifyError extends Error {
+export class VerifyError extends MosaicError<VerifyErrorCode> {
   override readonly name = 'VerifyError';
-  readonly code: VerifyErrorCode;
-
-  constructor(code: VerifyErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }

@@ -8,6 +8,7 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { copiedTables, loadDdl, MIGRATION_ORDER, SKIPPED_TABLES } from '@mosaic/schema';
+import { startTcpProxy } from '@mosaic/test-harness/tcp-proxy';
 import { chart } from './chart.mjs';
 import { measure, median } from './measure.mjs';
 import { evaluateTargets } from './targets.mjs';
@@ -195,7 +196,29 @@ const methods = {
     const target = recreate(ctx.admin, name);
     return migrateInto(ctx, src, target);
   },
+  /**
+   * Baseline A with the target on another host: the same `pg_dump | psql`, psql connected
+   * through the simulated link (WAN below), the source local to pg_dump.
+   */
+  async pg_dump_wan(ctx, src) {
+    const target = recreate(ctx.admin, 'mosaic_bench_target_w');
+    const m = await measure([
+      { cmd: 'pg_dump', args: [...SKIPPED.map((t) => `--exclude-table-data=public.${t}`), '-d', src] },
+      { cmd: 'psql', args: ['-X', '-q', '-o', '/dev/null', '-v', 'ON_ERROR_STOP=1', '-d', ctx.link.url(target)] },
+    ]);
+    return { ...m, target };
+  },
+  /** migrate-tier with the target through the same link. */
+  async migrate_wan(ctx, src) {
+    const target = recreate(ctx.admin, 'mosaic_bench_target_v');
+    psql(target, 'create extension vector');
+    const m = await migrateInto(ctx, src, ctx.link.url(target));
+    return { ...m, target };
+  },
 };
+
+/** The link of the WAN rows: a 10 ms round trip and 200 Mbit/s each way (tools/bench/README.md). */
+export const WAN = { roundTripMs: 10, mbitPerSecond: 200 };
 
 async function migrateInto(ctx, src, target) {
   const m = await measure([{
@@ -228,7 +251,12 @@ const LABELS = {
   migrate_pglite: 'migrate-tier PGlite -> PG',
   pg_dump_insights: 'pg_dump | psql, insights + index',
   migrate_insights: 'migrate-tier, insights + index',
+  pg_dump_wan: 'pg_dump | psql, target over 10 ms/200 Mbit',
+  migrate_wan: 'migrate-tier PG -> PG, target over 10 ms/200 Mbit',
 };
+
+/** Methods whose target sits behind the simulated link: compared with pg_dump over the same link. */
+const OVER_LINK = new Set(['pg_dump_wan', 'migrate_wan']);
 
 async function benchScale(ctx, scale) {
   const fed = source(ctx.admin, 'federated', scale, ctx.fresh);
@@ -269,8 +297,14 @@ async function benchScale(ctx, scale) {
       record('migrate_pglite', m);
       if (rep === 1) await verify(lite, m.target); // correctness once, not timed
     }
+    if (want('pg_dump_wan')) record('pg_dump_wan', await methods.pg_dump_wan(ctx, fed));
+    if (want('migrate_wan')) {
+      const m = await methods.migrate_wan(ctx, fed);
+      record('migrate_wan', m);
+      if (rep === 1) await verify(fed, m.target); // correctness once, not timed (directly, not over the link)
+    }
   }
-  for (const name of ['mosaic_bench_target_a', 'mosaic_bench_target_b', 'mosaic_bench_target_m', 'mosaic_bench_target_s', 'mosaic_bench_target_l']) psql(ctx.admin, `drop database if exists "${name}" with (force)`);
+  for (const name of ['mosaic_bench_target_a', 'mosaic_bench_target_b', 'mosaic_bench_target_m', 'mosaic_bench_target_s', 'mosaic_bench_target_l', 'mosaic_bench_target_w', 'mosaic_bench_target_v']) psql(ctx.admin, `drop database if exists "${name}" with (force)`);
 
   const summary = (key) => {
     const r = runs[key];
@@ -287,9 +321,9 @@ async function benchScale(ctx, scale) {
   const list = Object.keys(LABELS).map(summary).filter(Boolean);
   const by = Object.fromEntries(list.map((m) => [m.key, m]));
   for (const m of list) {
-    const a = m.key.endsWith('insights') ? by.pg_dump_insights : NO_VECTORS.has(m.key) ? by.pg_dump_std : by.pg_dump;
+    const a = m.key.endsWith('insights') ? by.pg_dump_insights : NO_VECTORS.has(m.key) ? by.pg_dump_std : OVER_LINK.has(m.key) ? by.pg_dump_wan : by.pg_dump;
     m.vsA = a ? m.seconds / a.seconds : null;
-    m.vsB = by.psql_copy && !m.key.endsWith('insights') && !NO_VECTORS.has(m.key) ? m.seconds / by.psql_copy.seconds : null;
+    m.vsB = by.psql_copy && !m.key.endsWith('insights') && !NO_VECTORS.has(m.key) && !OVER_LINK.has(m.key) ? m.seconds / by.psql_copy.seconds : null;
   }
   return { scale, seed: SEED, rows, bytes: { federated: fedSize.bytes, standalone: stdSize.bytes }, reps: ctx.reps, methods: list };
 }
@@ -310,9 +344,9 @@ const lpad = (s, n) => String(s).padStart(n);
 
 function printTable(result) {
   console.log(`\nscale ${result.scale}: ${result.rows.toLocaleString('en')} rows, median of ${result.reps}`);
-  console.log(`${pad('method', 38)}${lpad('rows', 11)}${lpad('s', 8)}${lpad('rows/s', 10)}${lpad('MB/s', 8)}${lpad('peak RSS', 10)}${lpad('x A', 7)}${lpad('x B', 7)}`);
+  console.log(`${pad('method', 52)}${lpad('rows', 11)}${lpad('s', 8)}${lpad('rows/s', 10)}${lpad('MB/s', 8)}${lpad('peak RSS', 10)}${lpad('x A', 7)}${lpad('x B', 7)}`);
   for (const m of result.methods) {
-    console.log(`${pad(m.label, 38)}${lpad(m.rows.toLocaleString('en'), 11)}${lpad(m.seconds.toFixed(1), 8)}${lpad(m.rowsPerSecond.toLocaleString('en'), 10)}${lpad(m.mbPerSecond.toFixed(1), 8)}${lpad(`${Math.round(m.peakRssMb)} MB`, 10)}${lpad(m.vsA == null ? '' : m.vsA.toFixed(2), 7)}${lpad(m.vsB == null ? '' : m.vsB.toFixed(2), 7)}`);
+    console.log(`${pad(m.label, 52)}${lpad(m.rows.toLocaleString('en'), 11)}${lpad(m.seconds.toFixed(1), 8)}${lpad(m.rowsPerSecond.toLocaleString('en'), 10)}${lpad(m.mbPerSecond.toFixed(1), 8)}${lpad(`${Math.round(m.peakRssMb)} MB`, 10)}${lpad(m.vsA == null ? '' : m.vsA.toFixed(2), 7)}${lpad(m.vsB == null ? '' : m.vsB.toFixed(2), 7)}`);
   }
 }
 
@@ -321,12 +355,21 @@ async function main() {
   const version = spawnSync('psql', ['-X', '-At', '-d', opts.url, '-c', 'select rolsuper from pg_roles where rolname = current_user'], { encoding: 'utf8' });
   if (version.status !== 0) fail(`cannot reach PostgreSQL at ${opts.url.replace(/:[^:@/]*@/, ':***@')}: ${version.stderr.trim().split('\n')[0]} (start it with: bash tools/provision-services.sh)`);
   if (version.stdout.trim() !== 't') fail('the baselines need a superuser (pg_dump --disable-triggers, session_replication_role): pass --url with one');
-  const ctx = { admin: opts.url, reps: opts.reps, jobs: opts.jobs, fresh: opts.fresh, only: opts.only };
+  const dump = spawnSync('pg_dump', ['--version'], { encoding: 'utf8' }).stdout.match(/(\d+)\./)?.[1];
+  const server = psql(opts.url, "select current_setting('server_version_num')::int / 10000");
+  if (Number(dump) < Number(server)) fail(`pg_dump ${dump} cannot dump PostgreSQL ${server} (the baseline): pass --url of a PostgreSQL ${dump} server, e.g. postgresql://postgres@127.0.0.1:5432/postgres`);
+  const upstream = new URL(opts.url);
+  const link = await startTcpProxy({ host: upstream.hostname || '127.0.0.1', port: Number(upstream.port || 5432) }, WAN);
+  const ctx = { admin: opts.url, reps: opts.reps, jobs: opts.jobs, fresh: opts.fresh, only: opts.only, link };
   const results = [];
-  for (const scale of opts.scales) {
-    const result = await benchScale(ctx, scale);
-    printTable(result);
-    results.push(result);
+  try {
+    for (const scale of opts.scales) {
+      const result = await benchScale(ctx, scale);
+      printTable(result);
+      results.push(result);
+    }
+  } finally {
+    await link.close();
   }
   const m = machine(opts.url);
   const targets = evaluateTargets(results);

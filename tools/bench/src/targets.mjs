@@ -17,6 +17,7 @@ export function evaluateTargets(results) {
     ratio('insights with vectors, x baseline A on that table', r, 'migrate_insights', 'vsA', 0.35);
     ratio('PGlite -> PG, x baseline A on the same data', r, 'migrate_pglite', 'vsA', 1.2);
     ratio('PG -> PG without vectors, x baseline A on the same data (not an issue target: shown for honesty)', r, 'migrate_pg_std', 'vsA', 0.8);
+    ratio('PG -> PG with the target over a 10 ms / 200 Mbit link, x baseline A over the same link', r, 'migrate_wan', 'vsA', 0.8);
   }
   const largest = results.at(-1);
   if (largest && largest.rows >= 900_000) {

@@ -3,11 +3,13 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { testServer } from '@mosaic/test-harness';
 
 const BENCH = fileURLToPath(new URL('../src/bench.mjs', import.meta.url));
 const bench = (args) => spawnSync(process.execPath, [BENCH, ...args], {
-  encoding: 'utf8', env: { ...process.env, MOSAIC_BENCH_DATABASE_URL: inject('pgAdminUrl') }, timeout: 280_000,
+  // The baselines run this machine's pg_dump (15): the bench runs on the PostgreSQL 15 server.
+  encoding: 'utf8', env: { ...process.env, MOSAIC_BENCH_DATABASE_URL: testServer('standalone').adminUrl }, timeout: 280_000,
 });
 
 describe('npm run bench (a small scale, once: that it measures every method and writes its results)', () => {
@@ -24,7 +26,9 @@ describe('npm run bench (a small scale, once: that it measures every method and 
     for (const result of doc.results) {
       expect(result.methods.map((m) => m.key)).toEqual([
         'pg_dump', 'psql_copy', 'migrate_pg', 'rerun', 'verify', 'pg_dump_std', 'migrate_pg_std', 'migrate_pglite', 'pg_dump_insights', 'migrate_insights',
+        'pg_dump_wan', 'migrate_wan',
       ]);
+      expect(result.methods.find((m) => m.key === 'migrate_wan').vsA).toBeGreaterThan(0);
       for (const m of result.methods) {
         expect(m.seconds, m.key).toBeGreaterThan(0);
         expect(m.rows, m.key).toBeGreaterThan(0);
