@@ -46,7 +46,7 @@ function printPlan(p: Plan, out: Output): void {
   out.data(`[${TAG}] Target: ${p.target.location} (PostgreSQL ${p.target.serverVersion}), migrating to ${p.to}`);
   if (p.mode === 'fresh') out.data(`[${TAG}] Precondition: target is empty ✓`);
   if (p.mode === 'resume') out.data(`[${TAG}] Precondition: target holds an unfinished run from this source: resuming it ✓`);
-  if (p.mode === 'converge') out.data(`[${TAG}] Precondition: target holds a finished migration from this source: re-running converges it (upsert) ✓`);
+  if (p.mode === 'converge') out.data(`[${TAG}] Precondition: target holds a finished migration from this source: re-running converges it (deletes, then upserts) ✓`);
   for (const t of p.tables) {
     const resumed = (r: NonNullable<typeof t.resume>) =>
       r.byPages ? ` (${rowCount(r.rowsCopied)} ${r.rowsCopied === 1 ? 'was' : 'were'} in: copied again from the start, as upserts)` : ` (resuming after ${rowCount(r.rowsCopied)})`;
