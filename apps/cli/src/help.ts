@@ -47,6 +47,11 @@ const EXAMPLES = {
       '$0 storage migrate-tier --to standalone --target-url "$TARGET" --yes \\\n' +
         '    --source /var/lib/mosaic/data --batch-size 20000 --jobs 4 --lock-timeout 600 --json',
     ],
+    [
+      're-run after the target was written (exit 3 otherwise): make it equal to the source again',
+      '$0 storage migrate-tier --to federated --target-url "$TARGET" --yes \\\n' +
+        '    --overwrite-target-changes',
+    ],
   ],
   verify: [
     TARGET_NOTE,
@@ -78,7 +83,8 @@ export const EPILOGUE = [
 
 /** Closing note of `migrate-tier --help`. */
 export const MIGRATE_EPILOGUE = [
-  'Runs are idempotent: a stopped run resumes where it stopped, a finished one converges (upsert).',
+  'Runs are idempotent: a stopped run resumes where it stopped, a finished one converges (deletes',
+  'and upserts), unless the target was written since it finished (exit 3).',
   'A second run on the same target waits for the Mosaic lock and says who holds it.',
   'Operator guide: docs/migrating-to-federated.md.',
 ].join('\n');

@@ -104,11 +104,13 @@ export async function main(argv: string[]): Promise<number> {
               .option('jobs', { type: 'number', default: 2, describe: 'Tables copied at once (a table starts when its parents are done)' })
               .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for another run (the Mosaic lock, a PGlite source), or for a lock any statement of the run waits on; default: wait' })
               .option('verify', { type: 'boolean', default: true, describe: 'Verify the target against the source at the end (--no-verify skips it)' })
+              .option('overwrite-target-changes', { type: 'boolean', default: false, describe: 'Re-run even if the target was written since its finished migration: those writes are replaced by the source (refused otherwise, exit 3)' })
               .example(examples('migrate-tier'))
               .epilogue(MIGRATE_EPILOGUE),
           (a) => schedule(a.json, (out) => migrateTierCommand({
             to: a.to as Tier, source: a.source ?? defaultLocation(), targetUrl: a['target-url'], dryRun: a['dry-run'], yes: a.yes,
             batchSize: a['batch-size'], jobs: a.jobs, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'], verify: a.verify,
+            overwriteTargetChanges: a['overwrite-target-changes'],
           }, out)),
         )
         .command(

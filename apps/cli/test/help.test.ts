@@ -39,7 +39,7 @@ describe('mosaic --help and every command help', () => {
 
   it('reads the five commands of DESIGN section 4', () => {
     expect([...commands.keys()]).toEqual(['status', 'init', 'seed', 'migrate-tier', 'verify']);
-    expect(commands.get('migrate-tier')).toEqual(['--to', '--target-url', '--source', '--dry-run', '--yes', '--json', '--batch-size', '--jobs', '--lock-timeout']);
+    expect(commands.get('migrate-tier')).toEqual(['--to', '--target-url', '--source', '--dry-run', '--yes', '--json', '--batch-size', '--jobs', '--lock-timeout', '--overwrite-target-changes']);
   });
 
   it.each([...designCommands().keys()])('storage %s --help: every flag of the contract, each used in an example', async (command) => {

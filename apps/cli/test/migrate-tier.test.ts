@@ -91,6 +91,7 @@ describe('migrate-tier writes nothing until told to', () => {
     const before = await catalog(target);
     const result = await migrate(source, target, 'federated', '--dry-run');
     expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^\[migrate-tier\] Analyzing source tier: pglite\n\[migrate-tier\] Analyzing target tier: empty \(becomes federated\)$/m);
     expect(result.stdout).toMatch(/^ {2}users: \d+ rows$/m);
     expect(result.stdout).toMatch(/^ {2}sessions: skipped \(\d+ rows\): TTL-bound/m);
     expect(result.stdout).toMatch(/\[migrate-tier\] DRY-RUN COMPLETE \(no data written\)\. \d+ total rows would be migrated\.$/m);

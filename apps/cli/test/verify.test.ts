@@ -4,7 +4,7 @@ import { initSeed, query } from './migrate-helpers.js';
 import { expectOneCleanLine, runCli } from './run-cli.js';
 
 describe('mosaic storage verify', () => {
-  it('identical after migrate-tier; exit 4 with the table and key after a change; converged by a re-run', async () => {
+  it('identical after migrate-tier; exit 4 with the table and key after a change; a re-run refuses to overwrite it, and converges with --overwrite-target-changes', async () => {
     const source = tempStorePath();
     await initSeed(source, 'local', 2);
     const target = await createTestDatabase();
@@ -29,9 +29,13 @@ describe('mosaic storage verify', () => {
     expect(report.ok).toBe(false);
     expect(report.tables.find((t) => t.table === 'tasks')!.differences.changed).toEqual([changed!.id]);
 
-    const rerun = await runCli(['storage', 'migrate-tier', '--source', source, '--to', 'standalone', '--target-url', target, '--yes']);
+    // The change was made in the target itself: a plain re-run refuses to overwrite it.
+    const refused = await runCli(['storage', 'migrate-tier', '--source', source, '--to', 'standalone', '--target-url', target, '--yes']);
+    expect(refused.status, refused.stderr).toBe(3);
+    expect(expectOneCleanLine(refused.stderr)).toMatch(/written since the migration from this source finished: tasks \(about 1 row\)/);
+    const rerun = await runCli(['storage', 'migrate-tier', '--source', source, '--to', 'standalone', '--target-url', target, '--yes', '--overwrite-target-changes']);
     expect(rerun.status, rerun.stderr).toBe(0);
-    expect(rerun.stdout).toContain('re-running converges it (upsert) ✓');
+    expect(rerun.stdout).toContain('re-running converges it (deletes, then upserts) ✓');
     expect(rerun.stdout).toMatch(/Verified: 19 tables/);
   });
 

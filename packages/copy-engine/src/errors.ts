@@ -13,7 +13,8 @@ export type CopyEngineErrorCode =
   | 'COPY_STALLED'
   | 'COPY_MISMATCH'
   | 'LOCK_TIMEOUT'
-  | 'CONSTRAINT_FAILED';
+  | 'CONSTRAINT_FAILED'
+  | 'TARGET_CHANGED_SINCE_RUN';
 
 /** A refusal or failure of the copy engine, one operator line with the fix. */
 export class CopyEngineError extends MosaicError<CopyEngineErrorCode> {

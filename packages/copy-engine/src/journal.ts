@@ -1,4 +1,4 @@
-import type { Queryable } from '@mosaic/connection';
+import type { Database, Queryable } from '@mosaic/connection';
 
 /** What the target's run journal says about migrations into it. */
 export interface JournalRun {
@@ -7,6 +7,8 @@ export interface JournalRun {
   readonly sourceLocation: string;
   readonly status: 'running' | 'done';
   readonly startedAt: string;
+  /** The transaction id (xid8, as text) the run finished in: rows with a newer xmin were written since. Null before then, or in a journal older than watermarks. */
+  readonly finishedXid: string | null;
   readonly tables: ReadonlyMap<string, JournalTable>;
 }
 
@@ -18,18 +20,22 @@ export interface JournalTable {
   readonly byPages: boolean;
   readonly rowsCopied: number;
   readonly chunks: number;
+  /** The table's row count when the run finished (null before, or in an older journal). */
+  readonly rowsAtFinish: number | null;
 }
 
 /** The newest run recorded in the target, if the journal exists. */
 export async function readLatestRun(db: Queryable): Promise<JournalRun | undefined> {
   const [exists] = await db.query<{ ok: boolean }>("select to_regclass('mosaic.migration_runs') is not null as ok");
   if (!exists?.ok) return undefined;
-  const [run] = await db.query<{ run_id: string; source_instance: string; source_location: string; status: 'running' | 'done'; started_at: string }>(
-    'select run_id::text, source_instance::text, source_location, status, started_at from mosaic.migration_runs order by started_at desc limit 1',
+  // to_jsonb(r)->>'column': a journal from before the watermark columns (a dry run does not
+  // apply the schema) reads as null instead of failing.
+  const [run] = await db.query<{ run_id: string; source_instance: string; source_location: string; status: 'running' | 'done'; started_at: string; finished_xid: string | null }>(
+    "select run_id::text, source_instance::text, source_location, status, started_at, to_jsonb(r)->>'finished_xid' as finished_xid from mosaic.migration_runs r order by started_at desc limit 1",
   );
   if (!run) return undefined;
-  const rows = await db.query<{ table_name: string; status: 'copying' | 'done'; last_key: string | null; rows_copied: string; chunks: number }>(
-    'select table_name, status, last_key::text as last_key, rows_copied, chunks from mosaic.migration_tables where run_id = $1',
+  const rows = await db.query<{ table_name: string; status: 'copying' | 'done'; last_key: string | null; rows_copied: string; chunks: number; rows_at_finish: string | null }>(
+    "select table_name, status, last_key::text as last_key, rows_copied, chunks, to_jsonb(t)->>'rows_at_finish' as rows_at_finish from mosaic.migration_tables t where run_id = $1",
     [run.run_id],
   );
   const tables = new Map<string, JournalTable>();
@@ -37,10 +43,11 @@ export async function readLatestRun(db: Queryable): Promise<JournalRun | undefin
     const position = r.last_key ? (JSON.parse(r.last_key) as ChunkPosition) : null;
     tables.set(r.table_name, {
       status: r.status, lastKey: Array.isArray(position) ? position : null, byPages: position !== null && !Array.isArray(position), rowsCopied: Number(r.rows_copied), chunks: r.chunks,
+      rowsAtFinish: r.rows_at_finish === null ? null : Number(r.rows_at_finish),
     });
   }
   return {
-    runId: run.run_id, sourceInstance: run.source_instance, sourceLocation: run.source_location, status: run.status, startedAt: run.started_at, tables,
+    runId: run.run_id, sourceInstance: run.source_instance, sourceLocation: run.source_location, status: run.status, startedAt: run.started_at, finishedXid: run.finished_xid, tables,
   };
 }
 
@@ -86,6 +93,19 @@ export async function finishTable(db: Queryable, runId: string, table: string): 
   await db.query("update mosaic.migration_tables set status = 'done', updated_at = now() where run_id = $1 and table_name = $2", [runId, table]);
 }
 
-export async function finishRun(db: Queryable, runId: string): Promise<void> {
-  await db.query("update mosaic.migration_runs set status = 'done', finished_at = now() where run_id = $1", [runId]);
+/**
+ * Closes the run, in one transaction, with its watermark: each copied table's row count now and
+ * the id of this transaction (every row the run wrote is older; anything newer was written since).
+ */
+export async function finishRun(db: Database, runId: string, tables: readonly string[]): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const table of tables) {
+      await tx.query(
+        `insert into mosaic.migration_tables (run_id, table_name, status, rows_at_finish) values ($1, $2, 'done', (select count(*) from "${table.replace(/"/g, '""')}"))
+           on conflict (run_id, table_name) do update set rows_at_finish = excluded.rows_at_finish`,
+        [runId, table],
+      );
+    }
+    await tx.query("update mosaic.migration_runs set status = 'done', finished_at = now(), finished_xid = pg_current_xact_id()::text where run_id = $1", [runId]);
+  });
 }

@@ -4,17 +4,24 @@ import type { HeldLock, WaitReport } from '@mosaic/advisory-lock';
 import { detectDatabase } from '@mosaic/tier-detect';
 import type { RunHooks } from './events.js';
 import type { LockWaitOptions } from './lock-waits.js';
+import { assertTargetUnchanged } from './converge.js';
 import { readLatestRun } from './journal.js';
 import { plan } from './plan.js';
 import type { Plan, PlanOptions } from './plan.js';
 import { run } from './run.js';
 import type { RunReport } from './run.js';
 
-/** Detects both sides, reads the target's journal, and plans. Writes nothing. */
+/**
+ * Detects both sides, reads the target's journal, and plans. Writes nothing. A converge re-run
+ * into a target written since its finished run (a live target) is refused here, so a dry run
+ * refuses too, unless `overwriteTargetChanges`.
+ */
 export async function prepare(source: Database, target: Database, options: PlanOptions): Promise<Plan> {
   const [s, t] = [await detectDatabase(source), await detectDatabase(target)];
   const journal = t.schema.present ? await readLatestRun(target) : undefined;
-  return plan(s, t, journal, options);
+  const p = plan(s, t, journal, options);
+  if (p.mode === 'converge' && !options.overwriteTargetChanges) await assertTargetUnchanged(target, journal!, p.tables.map((x) => x.table));
+  return p;
 }
 
 export interface ExecuteOptions extends PlanOptions {

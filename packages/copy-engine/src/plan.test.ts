@@ -51,8 +51,8 @@ describe('plan', () => {
 
   it('resumes an unfinished run from this source, and converges over a finished one', () => {
     const journal: JournalRun = {
-      runId: 'run-1', sourceInstance: 'src-1', sourceLocation: '/store', status: 'running', startedAt: '',
-      tables: new Map([['users', { status: 'done', lastKey: ['usr_9'], byPages: false, rowsCopied: 10, chunks: 1 }], ['teams', { status: 'copying', lastKey: null, byPages: true, rowsCopied: 5, chunks: 1 }]]),
+      runId: 'run-1', sourceInstance: 'src-1', sourceLocation: '/store', status: 'running', startedAt: '', finishedXid: null,
+      tables: new Map([['users', { status: 'done', lastKey: ['usr_9'], byPages: false, rowsCopied: 10, chunks: 1, rowsAtFinish: null }], ['teams', { status: 'copying', lastKey: null, byPages: true, rowsCopied: 5, chunks: 1, rowsAtFinish: null }]]),
     };
     const t = target({ schema: { present: true, version: 1, state: 'current', toolVersion: 1, instanceId: 't-1' }, tier: 'federated', rowCounts: { ...empty, users: 10, teams: 5 } });
     const resumed = plan(detection(), t, journal, options);
@@ -60,6 +60,8 @@ describe('plan', () => {
     expect(resumed.tables[0]!.resume).toEqual({ done: true, lastKey: ['usr_9'], rowsCopied: 10, byPages: false });
     expect(resumed.tables[1]!.resume).toEqual({ done: false, lastKey: null, rowsCopied: 5, byPages: true });
     expect(plan(detection(), t, { ...journal, status: 'done' }, options).mode).toBe('converge');
+    // The delete pass compares the NO ACTION foreign-key columns too (owner_id -> users).
+    expect(resumed.tables.find((x) => x.table === 'teams')!.noActionColumns).toEqual(['owner_id']);
   });
 
   it.each([

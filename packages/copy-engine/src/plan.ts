@@ -11,6 +11,11 @@ export interface PlanOptions {
   readonly batchSize: number;
   /** Tables copied at once (their parents done). */
   readonly jobs: number;
+  /**
+   * A converge re-run into a target written since its finished run replaces those writes
+   * (otherwise prepare() refuses with TARGET_CHANGED_SINCE_RUN).
+   */
+  readonly overwriteTargetChanges?: boolean | undefined;
 }
 
 export interface PlannedTable {
@@ -27,6 +32,12 @@ export interface PlannedTable {
   readonly identity: readonly string[];
   /** Parents among the copied tables, for the parallel scheduler. */
   readonly parents: readonly string[];
+  /**
+   * Columns of ON DELETE NO ACTION foreign keys: a converge run's delete pass also deletes a
+   * target row whose value there differs from the source's (it is upserted back afterwards),
+   * so that the parent it still references can be deleted.
+   */
+  readonly noActionColumns: readonly string[];
   /** From the journal of an unfinished run: already complete, or where to go on. */
   readonly resume: { readonly done: boolean; readonly lastKey: readonly string[] | null; readonly rowsCopied: number; readonly byPages: boolean } | null;
 }
@@ -117,6 +128,8 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
       deferred: DEFERRED_EDGES.filter((d) => d.table === name).map((d) => d.column),
       identity: s.columns.filter((c) => c.identity).map((c) => c.name),
       parents,
+      noActionColumns: [...new Set(s.foreignKeys.filter((fk) => (fk.onDelete === 'no action' || fk.onDelete === 'restrict') && copied.includes(fk.references)).flatMap((fk) => fk.columns))]
+        .filter((c) => !s.primaryKey.includes(c)),
       resume: journalTable ? { done: journalTable.status === 'done', lastKey: journalTable.lastKey, rowsCopied: journalTable.rowsCopied, byPages: journalTable.byPages } : null,
     };
   });

@@ -3,6 +3,7 @@ import type { Database } from '@mosaic/connection';
 import { applyMigrations, loadDdl } from '@mosaic/schema';
 import { isVectorIndex, missingLoadDdl, relaxForLoad, restoreAfterLoad } from './constraints.js';
 import type { RebuiltDdl } from './constraints.js';
+import { deleteGone } from './converge.js';
 import { copyTable } from './copy-table.js';
 import type { TableCopyResult } from './copy-table.js';
 import { restoreDeferred } from './deferred.js';
@@ -124,6 +125,14 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
       const left = tables.filter((t) => !t.resume?.done);
       const slowIndexes = new Set(loadDdl(plan.to).filter(isVectorIndex).map((d) => d.table));
       const todo = relaxed ? relaxedOrder(left, slowIndexes) : left;
+      // Converge is exact: first the rows the source no longer has go, children first (see
+      // converge.ts for why this order holds with every foreign key on), then the upserts.
+      if (upsert) {
+        for (const table of [...left].reverse()) {
+          stop.signal.throwIfAborted();
+          await deleteGone(table, reader, target, stallMs);
+        }
+      }
       await schedule(todo, plan.jobs, async (table) => {
         try {
           results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert, stallMs, hooks, signal: stop.signal, fence: options.lockFence }));
@@ -169,7 +178,7 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
     await options.assertLocked?.();
     stop.signal.throwIfAborted();
     hooks.onEvent?.({ type: 'phase', phase: 'finish' });
-    await finishRun(target, runId);
+    await finishRun(target, runId, names);
   } catch (e) {
     // What stopped the run is its error, not what stopping it caused (a cancelled statement,
     // a rolled-back chunk).

@@ -52,10 +52,21 @@ INSERT INTO mosaic.schema_info (version, tier) VALUES (${SCHEMA_VERSION}, '${tie
   ON CONFLICT (singleton) DO UPDATE SET version = excluded.version, tier = excluded.tier, applied_at = now();
 `;
 
+// Added after v1 shipped: what a finished run leaves to tell later whether the target was
+// written since (packages/copy-engine, TARGET_CHANGED_SINCE_RUN). Idempotent, no version bump:
+// the journal is the copy engine's, not the store's schema.
+const journalWatermark = `-- A finished migrate-tier run records the transaction id it finished in and each table's
+-- row count then, so a later re-run can tell whether the target was written since.
+ALTER TABLE mosaic.migration_runs ADD COLUMN IF NOT EXISTS finished_xid text;
+--> statement-breakpoint
+ALTER TABLE mosaic.migration_tables ADD COLUMN IF NOT EXISTS rows_at_finish bigint;
+`;
+
 export function customMigrations(tier) {
   return [
     ...(tier === 'federated' ? [{ name: 'vector_extension', sql: vectorExtension }] : []),
     { name: 'schema_v1', generated: true },
     { name: 'schema_info', sql: schemaInfo(tier) },
+    { name: 'journal_watermark', sql: journalWatermark },
   ];
 }

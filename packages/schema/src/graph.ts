@@ -26,6 +26,8 @@ export interface ForeignKeyEdge {
   readonly referencedColumns: readonly string[];
   /** Every referencing column is nullable: the edge can be broken and restored. */
   readonly nullable: boolean;
+  /** ON DELETE of the constraint ('no action' when the schema names none). */
+  readonly onDelete: 'cascade' | 'set null' | 'set default' | 'restrict' | 'no action';
 }
 
 export interface TableInfo {
@@ -65,6 +67,7 @@ function describe(table: PgTable): TableInfo {
       references: getTableConfig(ref.foreignTable).name,
       referencedColumns: ref.foreignColumns.map((c) => c.name),
       nullable: ref.columns.every((c) => !c.notNull),
+      onDelete: fk.onDelete ?? 'no action',
     };
   });
   return { name: config.name, primaryKey, columns, foreignKeys };

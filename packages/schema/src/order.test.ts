@@ -54,7 +54,7 @@ describe('tier variants', () => {
 describe('deriveMigrationOrder', () => {
   it('names the tables of a cycle nobody declared', () => {
     const graph = tableGraph('local');
-    const edges = [...graph.edges, { name: 'x', table: 'users', columns: ['email'], references: 'projects', referencedColumns: ['id'], nullable: false }];
+    const edges = [...graph.edges, { name: 'x', table: 'users', columns: ['email'], references: 'projects', referencedColumns: ['id'], nullable: false, onDelete: 'no action' as const }];
     expect(() => deriveMigrationOrder({ ...graph, edges })).toThrow(/FK cycle among .*users/);
   });
 });

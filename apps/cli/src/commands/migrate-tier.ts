@@ -24,9 +24,13 @@ export interface MigrateArgs extends ConnectArgs {
   jobs: number;
   lockTimeout?: number | undefined;
   verify: boolean;
+  overwriteTargetChanges?: boolean | undefined;
 }
 
 const TAG = 'migrate-tier';
+
+/** `1 row`, `2 rows`. */
+export const rowCount = (n: number): string => `${n} ${n === 1 ? 'row' : 'rows'}`;
 
 function validate(args: MigrateArgs): void {
   if (args.to === 'local') throw new UsageError('--to local is not a migration target: migrate-tier moves a store to --to standalone or --to federated.');
@@ -38,27 +42,28 @@ function validate(args: MigrateArgs): void {
 
 function printPlan(p: Plan, out: Output): void {
   out.data(`[${TAG}] Analyzing source tier: ${p.source.engine === 'pglite' ? 'pglite' : `postgres (${p.source.tier})`}`);
+  out.data(`[${TAG}] Analyzing target tier: ${p.target.schemaPresent ? p.target.tier : `empty (becomes ${p.to})`}`);
   out.data(`[${TAG}] Target: ${p.target.location} (PostgreSQL ${p.target.serverVersion}), migrating to ${p.to}`);
   if (p.mode === 'fresh') out.data(`[${TAG}] Precondition: target is empty ✓`);
   if (p.mode === 'resume') out.data(`[${TAG}] Precondition: target holds an unfinished run from this source: resuming it ✓`);
-  if (p.mode === 'converge') out.data(`[${TAG}] Precondition: target holds a finished migration from this source: re-running converges it (upsert) ✓`);
+  if (p.mode === 'converge') out.data(`[${TAG}] Precondition: target holds a finished migration from this source: re-running converges it (deletes, then upserts) ✓`);
   for (const t of p.tables) {
     const resumed = (r: NonNullable<typeof t.resume>) =>
-      r.byPages ? ` (${r.rowsCopied} rows were in: copied again from the start, as upserts)` : ` (resuming after ${r.rowsCopied} rows)`;
+      r.byPages ? ` (${rowCount(r.rowsCopied)} ${r.rowsCopied === 1 ? 'was' : 'were'} in: copied again from the start, as upserts)` : ` (resuming after ${rowCount(r.rowsCopied)})`;
     const note = t.resume?.done ? ' (already copied)' : t.resume && t.resume.rowsCopied > 0 ? resumed(t.resume) : '';
-    out.data(`  ${t.table}: ${t.rows} rows${note}`);
+    out.data(`  ${t.table}: ${rowCount(t.rows)}${note}`);
   }
-  for (const s of p.skipped) out.data(`  ${s.table}: skipped (${s.rows} rows): ${s.reason}`);
+  for (const s of p.skipped) out.data(`  ${s.table}: skipped (${rowCount(s.rows)}): ${s.reason}`);
   for (const w of p.warnings) out.data(`[${TAG}] NOTE: ${w}`);
 }
 
 function printReport(r: RunReport, out: Output): void {
   for (const t of r.tables) {
     const mark = t.status === 'copied' ? '✓' : t.status === 'already-copied' ? '✓ (copied by the earlier run)' : t.status === 'failed' ? '✗ FAILED' : '- not started';
-    out.data(`  ${t.table}: ${t.rows} rows ${mark}`);
+    out.data(`  ${t.table}: ${rowCount(t.rows)} ${mark}`);
   }
   for (const w of r.warnings) out.data(`[${TAG}] NOTE: ${w}`);
-  if (r.ok) out.data(`[${TAG}] MIGRATION COMPLETE. ${r.rows} rows in ${r.seconds.toFixed(1)} s (${r.rowsPerSecond} rows/s).`);
+  if (r.ok) out.data(`[${TAG}] MIGRATION COMPLETE. ${rowCount(r.rows)} in ${r.seconds.toFixed(1)} s (${r.rowsPerSecond} rows/s).`);
 }
 
 function jsonReport(p: Plan, r?: RunReport, dryRun = false, verification?: VerifyReport) {
@@ -74,17 +79,17 @@ export async function migrateTierCommand(args: MigrateArgs, out: Output): Promis
   }
   return withLocation(sourceLoc, { applicationName: `mosaic ${TAG} (source)`, readThrough: true, connectTimeout: args.connectTimeout, storeWait: { out, tag: TAG, timeoutSeconds: args.lockTimeout } }, (source) =>
     withLocation(targetLoc, { applicationName: `mosaic ${TAG}`, connectTimeout: args.connectTimeout }, async (target) => {
-      const options = { to: args.to, batchSize: args.batchSize, jobs: args.jobs };
+      const options = { to: args.to, batchSize: args.batchSize, jobs: args.jobs, overwriteTargetChanges: args.overwriteTargetChanges === true };
       const first = await prepare(source, target, options);
       if (!out.json) printPlan(first, out);
       if (args.dryRun) {
         if (out.json) out.data(jsonReport(first, undefined, true));
-        else out.data(`[${TAG}] DRY-RUN COMPLETE (no data written). ${first.totalRows} total rows would be migrated.`);
+        else out.data(`[${TAG}] DRY-RUN COMPLETE (no data written). ${first.totalRows} total ${first.totalRows === 1 ? 'row' : 'rows'} would be migrated.`);
         return EXIT.OK;
       }
       if (!args.yes) {
         if (!process.stdin.isTTY) throw new CliError('USAGE', 'Refusing to write without confirmation: pass --yes (or run in a terminal to be asked). Nothing was written.');
-        if (!(await confirm(`Migrate ${first.totalRows} rows from ${first.source.location} to ${first.target.location}?`))) {
+        if (!(await confirm(`Migrate ${rowCount(first.totalRows)} from ${first.source.location} to ${first.target.location}?`))) {
           out.info(`[${TAG}] Cancelled. Nothing was written.`);
           return EXIT.USAGE;
         }

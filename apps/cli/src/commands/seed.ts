@@ -27,13 +27,13 @@ export async function seedCommand(args: SeedArgs, out: Output): Promise<number> 
     const result = await seed(db, { scale: args.scale, seed: args.seed }, (t) => {
       if (!started) out.info(`[storage seed] Seeding ${location.display} at scale ${args.scale} (seed ${args.seed})`);
       started = true;
-      out.info(`  ${t.table}: ${t.rows} rows`);
+      out.info(`  ${t.table}: ${t.rows} ${t.rows === 1 ? 'row' : 'rows'}`);
     });
     const rate = Math.round(result.totalRows / Math.max(result.seconds, 0.001));
     if (out.json) {
       out.data(JSON.stringify({ location: location.display, scale: args.scale, seed: args.seed, tables: result.tables, totalRows: result.totalRows, seconds: result.seconds, rowsPerSecond: rate }));
     } else {
-      out.data(`[storage seed] ${result.totalRows} rows in ${result.seconds.toFixed(1)} s (${rate} rows/s) into ${location.display}.`);
+      out.data(`[storage seed] ${result.totalRows} ${result.totalRows === 1 ? 'row' : 'rows'} in ${result.seconds.toFixed(1)} s (${rate} rows/s) into ${location.display}.`);
     }
     return 0;
   }));

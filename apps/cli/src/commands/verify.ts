@@ -27,7 +27,7 @@ export function printVerify(report: VerifyReport, out: Output, tag: string): voi
     if (extra.length) out.data(`  ${t.table}: only in the target: ${extra.join(', ')}`);
     if (changed.length) out.data(`  ${t.table}: different rows: ${changed.join(', ')}`);
   }
-  if (report.ok) out.data(`[${tag}] Verified: ${report.tables.length} tables, ${report.identicalRows} rows identical (${report.seconds.toFixed(1)} s).`);
+  if (report.ok) out.data(`[${tag}] Verified: ${report.tables.length} tables, ${report.identicalRows} ${report.identicalRows === 1 ? 'row' : 'rows'} identical (${report.seconds.toFixed(1)} s).`);
 }
 
 /** Exit 4 with one line naming what differs. */
