@@ -1,9 +1,8 @@
-import { createServer } from 'node:net';
 import fc from 'fast-check';
 import postgres from 'postgres';
 import { describe, expect, inject, it } from 'vitest';
 import {
-  createTestDatabase, expectNoLeak, PASSWORD_NON_ASCII, PASSWORD_SPECIALS, placeholderFor, PRINTABLE_ASCII, typedPassword, withPassword,
+  createTestDatabase, expectNoLeak, freePort, passwordArbitrary, placeholderFor, typedPassword, withPassword,
 } from '@mosaic/test-harness';
 import { runCli } from './run-cli.js';
 import type { CliResult } from './run-cli.js';
@@ -17,17 +16,7 @@ import type { CliResult } from './run-cli.js';
 // show only with the real one (@mosaic/test-harness leaks.ts explains why that is sound).
 // PostgreSQL here trusts `postgres`, so any password connects and rides every success path.
 
-const password = fc
-  .string({
-    unit: fc.oneof(
-      { weight: 4, arbitrary: fc.constantFrom(...PRINTABLE_ASCII) },
-      { weight: 3, arbitrary: fc.constantFrom(...PASSWORD_SPECIALS) },
-      { weight: 1, arbitrary: fc.constantFrom(...PASSWORD_NON_ASCII) },
-    ),
-    minLength: 6,
-    maxLength: 20,
-  })
-  .filter((p) => /[A-Za-z]/.test(p));
+const password = passwordArbitrary({ minLength: 6, maxLength: 20 });
 
 /**
  * Cases per property (each runs every path twice); MOSAIC_PROPERTY_RUNS overrides, e.g. for a longer hunt.
@@ -36,15 +25,7 @@ const password = fc
  */
 const RUNS = process.env.MOSAIC_PROPERTY_RUNS ? Number(process.env.MOSAIC_PROPERTY_RUNS) : undefined;
 
-const VALKEY = process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6379';
-
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const VALKEY = process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6380';
 
 function show(label: string, r: CliResult): string {
   return `## ${label}: exit ${r.status}\n${r.stdout}\n${r.stderr}`;
@@ -135,7 +116,7 @@ async function failurePaths(typed: string, ports: { pg: number; valkey: number }
 
 describe('no password ever leaks through the CLI (property)', () => {
   it('failure paths: refused, missing database, auth failure, malformed URL, dead Valkey', async () => {
-    const ports = { pg: await unusedPort(), valkey: await unusedPort() };
+    const ports = { pg: await freePort(), valkey: await freePort() };
     const live = await createTestDatabase('mosaic_redact');
     expect((await runCli(['storage', 'init', '--url', live, '--tier', 'federated'])).status).toBe(0);
     await fc.assert(fc.asyncProperty(password, fc.boolean(), async (pw, encoded) => {

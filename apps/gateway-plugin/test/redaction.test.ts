@@ -1,8 +1,7 @@
-import { createServer } from 'node:net';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  createTestDatabase, expectNoLeak, PASSWORD_NON_ASCII, PASSWORD_SPECIALS, placeholderFor, PRINTABLE_ASCII, typedPassword, withPassword,
+  createTestDatabase, expectNoLeak, freePort, passwordArbitrary, placeholderFor, typedPassword, withPassword,
 } from '@mosaic/test-harness';
 import { readSse, startGateway, storeWithTokens } from './gateway.js';
 
@@ -14,17 +13,7 @@ import { readSse, startGateway, storeWithTokens } from './gateway.js';
 // (GET /admin/storage/tier), and a start-up refusal. The same gateway with the placeholder
 // password is the baseline (see @mosaic/test-harness leaks.ts).
 
-const password = fc
-  .string({
-    unit: fc.oneof(
-      { weight: 4, arbitrary: fc.constantFrom(...PRINTABLE_ASCII) },
-      { weight: 3, arbitrary: fc.constantFrom(...PASSWORD_SPECIALS) },
-      { weight: 1, arbitrary: fc.constantFrom(...PASSWORD_NON_ASCII) },
-    ),
-    minLength: 6,
-    maxLength: 20,
-  })
-  .filter((p) => /[A-Za-z]/.test(p));
+const password = passwordArbitrary({ minLength: 6, maxLength: 20 });
 
 /**
  * Cases (each starts two gateways); MOSAIC_PROPERTY_RUNS overrides, e.g. for a longer hunt.
@@ -33,15 +22,7 @@ const password = fc
  */
 const RUNS = process.env.MOSAIC_PROPERTY_RUNS ? Number(process.env.MOSAIC_PROPERTY_RUNS) : undefined;
 
-const VALKEY = process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6379';
-
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const VALKEY = process.env.MOSAIC_VALKEY_URL ?? 'redis://127.0.0.1:6380';
 
 function elsewhere(url: string, change: { port?: number; db?: string }): string {
   const u = new URL(url);
@@ -119,7 +100,7 @@ describe('no password ever leaks through the gateway plugin (property)', () => {
   beforeAll(async () => {
     store = await createTestDatabase('mosaic_redact_gw');
     token = (await storeWithTokens(store, 'federated', 1)).valid;
-    refusedPort = await unusedPort();
+    refusedPort = await freePort();
   }, 120_000);
 
   it('start-up logs, HTTP responses, SSE events, the status page data, job errors', async () => {

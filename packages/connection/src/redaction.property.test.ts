@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  expectNoLeak, PASSWORD_NON_ASCII, PASSWORD_SPECIALS, placeholderFor, PRINTABLE_ASCII, typedPassword, withPassword,
+  expectNoLeak, passwordArbitrary, placeholderFor, typedPassword, withPassword,
 } from '@mosaic/test-harness';
 import type { ConnectionError } from './errors.js';
 import { parseLocation, redactText, redactUrl } from './location.js';
@@ -11,18 +11,7 @@ import { mapPostgresError } from './postgres-js/errors.js';
 // in generated URLs; every string a location can become (display, each parse error, each mapped
 // driver error, free-text redaction) is checked with the leak detector of @mosaic/test-harness.
 
-/** A password: printable ASCII weighted towards URL delimiters, and non-ASCII; it holds a letter (see leaks.ts). */
-const password = fc
-  .string({
-    unit: fc.oneof(
-      { weight: 4, arbitrary: fc.constantFrom(...PRINTABLE_ASCII) },
-      { weight: 3, arbitrary: fc.constantFrom(...PASSWORD_SPECIALS) },
-      { weight: 1, arbitrary: fc.constantFrom(...PASSWORD_NON_ASCII) },
-    ),
-    minLength: 4,
-    maxLength: 24,
-  })
-  .filter((p) => /[A-Za-z]/.test(p));
+const password = passwordArbitrary({ minLength: 4, maxLength: 24 });
 
 const word = fc.stringMatching(/^[a-z][a-z0-9_]{0,7}$/);
 const host = fc.constantFrom('127.0.0.1', 'db.example.com', 'localhost', '[::1]', 'pg-1.internal');

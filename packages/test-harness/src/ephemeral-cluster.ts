@@ -28,7 +28,8 @@ export function findPostgresBin(major?: string): string | undefined {
   return path ? path.replace(/\/initdb$/, '') : undefined;
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

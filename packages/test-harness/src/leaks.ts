@@ -21,6 +21,7 @@
  * to do with the password, and a password fragment such as `0.4` would match them by chance.
  * A number glued to a letter (`a12`) is not stand-alone and is kept.
  */
+import fc from 'fast-check';
 
 /** The URL-significant and awkward characters every generator mixes in. */
 export const PASSWORD_SPECIALS = ['@', '/', '#', '?', '%', ':', ';', ' ', '&', '=', ',', '+', '"', "'", '\\', '[', ']', '$', '!', '*'] as const;
@@ -91,4 +92,22 @@ export function expectNoLeak(what: string, real: string, placeholder: string, se
   if (leaked.length > 0) {
     throw new Error(`${what}: password fragments leaked: ${JSON.stringify(leaked.slice(0, 5))} (secrets ${JSON.stringify(secrets)})\n--- output ---\n${real.slice(0, 4000)}`);
   }
+}
+
+/**
+ * The passwords the redaction properties draw: printable ASCII, weighted towards URL
+ * delimiters and quotes, and non-ASCII; each holds a letter (a leak made only of punctuation is
+ * invisible to the detector above). One generator for every property (connection, CLI, gateway).
+ */
+export function passwordArbitrary(length: { minLength: number; maxLength: number }): fc.Arbitrary<string> {
+  return fc
+    .string({
+      unit: fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(...PRINTABLE_ASCII) },
+        { weight: 3, arbitrary: fc.constantFrom(...PASSWORD_SPECIALS) },
+        { weight: 1, arbitrary: fc.constantFrom(...PASSWORD_NON_ASCII) },
+      ),
+      ...length,
+    })
+    .filter((p) => /[A-Za-z]/.test(p));
 }
