@@ -71,6 +71,17 @@ class Direction {
     if (this.#queue.length > 0) this.#timer = setTimeout(() => this.pump(), Math.max(0, this.#queue[0]!.at - now));
   }
 
+  /** Delivers everything still queued at once (its sender has closed: nothing more will follow). */
+  flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const { chunk } of this.#queue.splice(0)) {
+      this.delivered(chunk.length);
+      if (this.to.writable) this.to.write(chunk);
+    }
+    this.#queued = 0;
+  }
+
   stop(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#queue = [];
@@ -104,18 +115,35 @@ export async function startTcpProxy(upstream: { host: string; port: number }, li
     upstreamSocket.setNoDelay(true);
     client.on('data', (chunk: Buffer) => up.push(chunk));
     upstreamSocket.on('data', (chunk: Buffer) => down.push(chunk));
-    const end = () => {
-      up.stop();
-      down.stop();
+    const forget = () => {
       directions.delete(up);
       directions.delete(down);
-      client.destroy();
-      upstreamSocket.destroy();
       sockets.delete(client);
       sockets.delete(upstreamSocket);
     };
-    client.on('close', end).on('error', end);
-    upstreamSocket.on('close', end).on('error', end);
+    // One side closed: what it had already sent still reaches the other side (a server's last
+    // ErrorResponse, a FATAL), which is then ended gracefully, not cut.
+    const closed = (from: 'client' | 'upstream') => () => {
+      if (from === 'upstream') {
+        down.flush();
+        up.stop();
+        client.end();
+      } else {
+        up.flush();
+        down.stop();
+        upstreamSocket.end();
+      }
+      forget();
+    };
+    const failed = () => {
+      up.stop();
+      down.stop();
+      client.destroy();
+      upstreamSocket.destroy();
+      forget();
+    };
+    client.on('close', closed('client')).on('error', failed);
+    upstreamSocket.on('close', closed('upstream')).on('error', failed);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
