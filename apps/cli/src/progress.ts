@@ -12,8 +12,9 @@ export function lockWaitLine(tag: string, wait: LockWait): string {
 }
 
 /**
- * Progress of a run. On a TTY (stderr): one bar per table being copied with rows, bytes, rate
- * and ETA (cli-progress: maintained, multi-bar, handles redraw and non-TTY fallbacks).
+ * Progress of a run. On a TTY (stderr): a bar for all tables (rows, MB, rate, ETA) above one bar
+ * per table being copied with the same (cli-progress: maintained, multi-bar, handles redraw and
+ * non-TTY fallbacks).
  * Otherwise: plain lines, at most one per table every two seconds. --json: nothing. Either way, a
  * statement waiting on a lock is reported every few seconds with who blocks it.
  */
@@ -28,22 +29,43 @@ export function progressRenderer(out: Output, tag: string): { onEvent: (e: CopyE
       barsize: 24,
       stream: process.stderr,
     }, cliProgress.Presets.shades_classic);
-    const bars = new Map<string, { bar: cliProgress.SingleBar; started: number }>();
+    // All tables first, above the bars of the tables being copied (a finished table's bar goes:
+    // the report that follows lists every table).
+    let overall: { bar: cliProgress.SingleBar; started: number; resumed: number } | undefined;
+    const done = new Map<string, { rows: number; bytes: number }>();
+    const bars = new Map<string, { bar: cliProgress.SingleBar; started: number; resumed: number }>();
+    const updateOverall = () => {
+      if (!overall) return;
+      let rows = overall.resumed;
+      let bytes = 0;
+      for (const d of done.values()) {
+        rows += d.rows;
+        bytes += d.bytes;
+      }
+      const secs = Math.max((Date.now() - overall.started) / 1000, 0.001);
+      overall.bar.setTotal(Math.max(overall.bar.getTotal(), rows, 1));
+      overall.bar.update(rows, { mb: mb(bytes), rate: Math.round((rows - overall.resumed) / secs) });
+    };
     return {
       onEvent(e) {
         if (e.type === 'lock-wait') multi.log(`${lockWaitLine(tag, e)}\n`);
-        if (e.type === 'table-start') {
-          bars.set(e.table, { bar: multi.create(Math.max(e.rows, 1), e.resumedRows, { table: e.table.padEnd(20), mb: mb(0), rate: 0 }), started: Date.now() });
+        if (e.type === 'work') {
+          overall = { bar: multi.create(Math.max(e.rows, 1), e.resumedRows, { table: 'all tables'.padEnd(20), mb: mb(0), rate: 0 }), started: Date.now(), resumed: e.resumedRows };
+        } else if (e.type === 'table-start') {
+          bars.set(e.table, { bar: multi.create(Math.max(e.rows, 1), e.resumedRows, { table: e.table.padEnd(20), mb: mb(0), rate: 0 }), started: Date.now(), resumed: e.resumedRows });
         } else if (e.type === 'table-progress') {
           const b = bars.get(e.table);
           if (!b) return;
           const secs = Math.max((Date.now() - b.started) / 1000, 0.001);
           b.bar.setTotal(Math.max(e.rows, 1));
-          b.bar.update(e.rowsDone, { mb: mb(e.bytes), rate: Math.round(e.rowsDone / secs) });
+          b.bar.update(e.rowsDone, { mb: mb(e.bytes), rate: Math.round((e.rowsDone - b.resumed) / secs) });
+          done.set(e.table, { rows: e.rowsDone - b.resumed, bytes: e.bytes });
+          updateOverall();
         } else if (e.type === 'table-done') {
           const b = bars.get(e.table);
-          b?.bar.update(b.bar.getTotal(), { mb: mb(e.bytes) });
-          b?.bar.stop();
+          if (b) multi.remove(b.bar);
+          done.set(e.table, { rows: e.rows, bytes: e.bytes });
+          updateOverall();
         }
       },
       stop: () => multi.stop(),

@@ -1,45 +1,7 @@
-import type { Database, Queryable, Session } from '@mosaic/connection';
+import type { Database, Queryable } from '@mosaic/connection';
 import { CopyEngineError } from './errors.js';
 import type { JournalRun } from './journal.js';
-import type { PlannedTable } from './plan.js';
-import type { SourceReader } from './source.js';
-import { ident, list } from './sql.js';
-import { watched } from './stream.js';
-
-/**
- * The delete pass of a converge run: deletes the target rows of one table whose primary key is
- * no longer in the source snapshot. The source's keys (and its ON DELETE NO ACTION foreign-key
- * columns) stream in binary into a temp table, and one DELETE ... WHERE NOT EXISTS removes the
- * rest, in one transaction. Values never pass through JS. Idempotent: a stopped run re-does it.
- *
- * Run over the tables children first (reverse MIGRATION_ORDER), before any upsert: a child's
- * rows are gone before its parent's, so a NO ACTION foreign key never sees an orphan; a CASCADE
- * or SET NULL one acts on target rows the source no longer has in that form either (the upserts
- * after put back what the source has); one DELETE per table covers self-references; and a row
- * re-created in the source under a new key (same unique values) meets no old copy when upserted.
- * A target row whose NO ACTION column differs from the source's (re-pointed to another parent,
- * the old one maybe deleted) is deleted too and upserted back: its old parent can then go.
- */
-export async function deleteGone(table: PlannedTable, source: SourceReader, target: Database, stallMs: number): Promise<number> {
-  const kept = [...table.primaryKey, ...table.noActionColumns];
-  const copyOut = `copy (select ${list(kept)} from ${ident(table.table)}) to stdout (format binary)`;
-  let streamFailure: unknown;
-  return source.withSnapshot(async (src) =>
-    target.transaction(async (session: Session) => {
-      const defs = kept.map((c) => `${ident(c)} ${table.columnTypes[c]}`).join(', ');
-      await session.exec(`create temp table mosaic_keep (${defs}) on commit drop`);
-      await session.copyFrom('copy mosaic_keep from stdin (format binary)', watched(src.copyTo(copyOut), `${table.table} (keys)`, stallMs, () => {}, undefined, (error) => void (streamFailure ??= error)));
-      // A temp table has no statistics: without them the planner may pick a nested loop.
-      await session.exec('analyze mosaic_keep');
-      const match = [...table.primaryKey.map((k) => `k.${ident(k)} = t.${ident(k)}`), ...table.noActionColumns.map((c) => `k.${ident(c)} is not distinct from t.${ident(c)}`)].join(' and ');
-      const [row] = await session.query<{ n: string }>(
-        `with gone as (delete from ${ident(table.table)} t where not exists (select 1 from mosaic_keep k where ${match}) returning 1) select count(*)::text as n from gone`,
-      );
-      return Number(row!.n);
-    }).catch((error: unknown) => {
-      throw streamFailure ?? error;
-    }));
-}
+import { ident } from './sql.js';
 
 /** xmin is a 32-bit transaction id: compared modulo 2^32 with the watermark's low 32 bits. */
 const XID_SPACE = 4294967296n;

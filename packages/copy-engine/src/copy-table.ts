@@ -1,21 +1,20 @@
 import { AdvisoryLockError, isFenceFailure } from '@mosaic/advisory-lock';
-import type { Database } from '@mosaic/connection';
+import type { Database, Session } from '@mosaic/connection';
 import type { RunHooks } from './events.js';
-import { CopyEngineError } from './errors.js';
 import { finishTable, recordChunkSql, restartTable, startTable } from './journal.js';
 import type { ChunkPosition } from './journal.js';
 import type { PlannedTable } from './plan.js';
 import type { SourceReader } from './source.js';
 import { ident, list } from './sql.js';
 import { binaryCopyTuples, watched } from './stream.js';
+import { assertCount, deleteGone, diffTable, inBuckets, upsertSql } from './sync.js';
+import type { TableDiff } from './sync.js';
 
 export interface TableCopyContext {
   readonly runId: string;
   readonly source: SourceReader;
   readonly target: Database;
   readonly batchSize: number;
-  /** Re-run over rows that may exist: stage each chunk and upsert. */
-  readonly upsert: boolean;
   readonly stallMs: number;
   readonly hooks: RunHooks;
   /** Aborted when the run must stop (its lock lost): no chunk commits after that. */
@@ -31,6 +30,8 @@ export interface TableCopyResult {
   readonly bytes: number;
   readonly seconds: number;
   readonly resumed: boolean;
+  /** Target rows deleted (the source no longer has them). */
+  readonly deleted: number;
 }
 
 const literal = (value: string, type: string) => `'${value.replace(/'/g, "''")}'::${type}`;
@@ -72,139 +73,179 @@ async function pageChunks(db: { query: Database['query'] }, table: PlannedTable,
   return { pages, step: Math.max(1, Math.floor(pages * share)) };
 }
 
-/**
- * Upsert of a staged chunk. A row that is already there byte for byte (compared as text, so a
- * jsonb 2406.60 differs from 2406.6) is left alone: no new row version, no index entry, no
- * trigger, which makes re-running onto a full target mostly reads. Deferred columns are
- * staged NULL and are neither written nor compared here; the deferred pass sets them.
- */
-function upsertSql(table: PlannedTable): string {
-  const cols = list(table.columns);
-  const compared = table.columns.filter((c) => !table.primaryKey.includes(c) && !table.deferred.includes(c));
-  const updates = compared.map((c) => `${ident(c)} = excluded.${ident(c)}`);
-  const overriding = table.identity.length > 0 ? ' overriding system value' : '';
-  const differs = `row(${compared.map((c) => `t.${ident(c)}`).join(', ')})::text is distinct from row(${compared.map((c) => `excluded.${ident(c)}`).join(', ')})::text`;
-  const onConflict = updates.length > 0 ? `do update set ${updates.join(', ')} where ${differs}` : 'do nothing';
-  return `insert into ${ident(table.table)} as t (${cols})${overriding} select ${cols} from mosaic_stage on conflict (${list(table.primaryKey)}) ${onConflict}`;
+/** What copyTable() learned of a `converge` table before the run's delete pass (sync.ts). */
+export interface TableCopyInput {
+  readonly diff?: TableDiff | undefined;
+  /** Rows deleted by the delete pass (counted in the report). */
+  readonly deleted?: number | undefined;
 }
 
 /**
- * Copies one table in key-ordered chunks. Each chunk is one target transaction holding the
- * rows AND the journal entry that records them, so a crash leaves whole chunks only and a
- * re-run goes on after the last committed key.
+ * Brings one table to the snapshot by its planned strategy (plan.ts TableStrategy): `fresh`,
+ * `resume` (then re-checked as `converge`), `restart` (emptied, then `fresh`), `converge`. Each
+ * chunk is one target transaction holding its rows AND the journal entry that records them, so
+ * a crash leaves whole chunks only.
  */
-export async function copyTable(table: PlannedTable, ctx: TableCopyContext): Promise<TableCopyResult> {
+export async function copyTable(table: PlannedTable, ctx: TableCopyContext, input: TableCopyInput = {}): Promise<TableCopyResult> {
   const started = performance.now();
   ctx.signal?.throwIfAborted();
-  // Heap-page chunks where nothing else writes to the source (a locked PGlite store), unless a
-  // key-ordered copy of this table stopped half-way: that one goes on after its last key.
-  const byPages = ctx.source.exclusive && !(table.resume && !table.resume.byPages && table.resume.lastKey !== null);
-  // A stopped page-chunked copy starts over as upserts: the store may have changed between the
-  // runs, and its rows moved with it, so "pages before n" no longer names the rows copied.
-  const restart = table.resume !== null && table.resume.byPages && table.resume.rowsCopied > 0;
-  const upsert = ctx.upsert || restart;
-  let lastKey = restart ? null : table.resume?.lastKey ?? null;
-  let done = restart ? 0 : table.resume?.rowsCopied ?? 0;
-  const resumed = table.resume !== null;
-  let rows = 0;
-  let bytes = 0;
-  let chunk = 0;
-  ctx.hooks.onEvent?.({ type: 'table-start', table: table.table, rows: table.rows, resumedRows: done });
+  const { strategy } = table;
+  const resumedRows = strategy.kind === 'resume' ? strategy.rowsCopied : 0;
+  const toCopy = strategy.kind === 'converge' ? input.diff!.sourceRowsToCopy : table.rows;
+  ctx.hooks.onEvent?.({ type: 'table-start', table: table.table, rows: toCopy, resumedRows });
   await startTable(ctx.target, ctx.runId, table.table);
-  if (restart) await restartTable(ctx.target, ctx.runId, table.table);
-  const select = table.columns.map((c) => (table.deferred.includes(c) ? `null::${table.columnTypes[c]} as ${ident(c)}` : ident(c))).join(', ');
-  const into = upsert ? 'mosaic_stage' : ident(table.table);
-  const copyOut = (where: string) => `copy (select ${select} from ${ident(table.table)} where ${where}) to stdout (format binary)`;
-  const keyRange = (after: readonly string[] | null, last: readonly string[]) => [after ? keyCompare(table, '>', after) : null, keyCompare(table, '<=', last)].filter(Boolean).join(' and ');
-  const count = (n: number) => (bytes += n);
-  // A source stream that stalled (or was stopped) fails the target's COPY too: report why.
-  let streamFailure: unknown;
-  const streamFailed = (error: unknown) => void (streamFailure ??= error);
-
-  /** One chunk into the target: its rows and its journal entry in one transaction. */
-  const write = async (position: ChunkPosition, chunkRows: number, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
-    streamFailure = undefined;
-    // Four round trips a chunk, whatever the mode: BEGIN with the staging table and the journal
-    // entry in one message, the COPY (two: its start and its end), the upsert with COMMIT in one.
-    // A failure anywhere rolls all of it back: the journal moves with the data or not at all.
-    const stage = upsert ? `create temp table mosaic_stage (like ${ident(table.table)} including defaults) on commit drop; ` : '';
-    try {
-      await target.exec(`BEGIN; ${stage}${recordChunkSql(ctx.runId, table.table, position, chunkRows)}`);
-      await target.copyFrom(`copy ${into} (${list(table.columns)}) from stdin (format binary)`, data);
-      await ctx.hooks.failpoint?.(`chunk:${table.table}:${chunk}`);
-      // The last thing before COMMIT: a run that lost its lock commits nothing more. A flag, no
-      // round trip (the lock's connection closing sets it at once).
-      ctx.signal?.throwIfAborted();
-      // The fence rides with the COMMIT: the server refuses the commit of a run that lost its
-      // lock even if this process has not heard yet (a terminated lock session, Ctrl-C's unlock).
-      await target.exec(`${upsert ? `${upsertSql(table)}; ` : ''}${ctx.fence ? `${ctx.fence}; ` : ''}COMMIT`);
-    } catch (error) {
-      await target.exec('ROLLBACK').catch(() => {});
-      if (isFenceFailure(error)) {
-        throw new AdvisoryLockError('LOCK_LOST', `The Mosaic lock on ${ctx.target.location.display} is no longer held by this run (the server checked it before the chunk's COMMIT): nothing of that chunk was committed. Re-run to resume.`, { cause: error });
-      }
-      throw streamFailure ?? error;
-    }
-    rows += chunkRows;
-    done += chunkRows;
-    chunk++;
-    ctx.hooks.onEvent?.({ type: 'table-progress', table: table.table, rowsDone: done, rows: Math.max(table.rows, done), bytes });
-  };
-
+  if (strategy.kind === 'restart') await restartTable(ctx.target, ctx.runId, table.table);
   // One target session for the whole table: a new connection per chunk costs a backend start
   // and cold catalog caches each time (measured: 3 s over 80 chunks of messages).
-  const target = await ctx.target.session();
+  const session = await ctx.target.session();
+  const writer = chunkWriter(table, ctx, session, resumedRows, toCopy);
+  let deleted = input.deleted ?? 0;
+  let sourceRows = table.rows;
   try {
-    if (byPages) {
-      // Pages are read in order (a key range on random UUIDs reads them at random), and PGlite,
-      // in its own thread, exports the next range while the target ingests this one. The last
-      // range is open-ended, so no row can fall off the end.
-      const { pages, step } = await ctx.source.withSnapshot((src) => pageChunks(src, table, ctx.batchSize));
-      const fetch = (first: number) => ctx.source.withSnapshot(async (src) => {
-        const last = first + step >= pages;
-        const where = `ctid >= '(${first},0)'::tid${last ? '' : ` and ctid < '(${first + step},0)'::tid`}`;
-        const data: Uint8Array[] = [];
-        for await (const part of watched(src.copyTo(copyOut(where)), table.table, ctx.stallMs, count, ctx.signal)) data.push(part);
-        return { next: last ? undefined : first + step, rows: binaryCopyTuples(data), data };
-      });
-      let next: Promise<Awaited<ReturnType<typeof fetch>> | undefined> = fetch(0);
-      for (;;) {
-        const current = await next;
-        if (!current) break;
-        next = current.next === undefined ? Promise.resolve(undefined) : fetch(current.next);
-        next.catch(() => {}); // if this chunk's write fails, its error is the one that counts
-        if (current.rows > 0) await write({ page: current.next ?? pages }, current.rows, current.data);
+    switch (strategy.kind) {
+      case 'fresh':
+      case 'restart':
+        if (strategy.kind === 'restart' || strategy.chunks === 'pages') await loadByPages(table, ctx, writer);
+        else await loadByKeys(table, ctx, writer, null);
+        break;
+      case 'resume': {
+        await loadByKeys(table, ctx, writer, strategy.after);
+        // The rows before the stop came from an earlier snapshot: re-checked against this one
+        // (only this table's foreign keys are off, so its deletes need no order).
+        const diff = await diffTable(table, ctx.source, ctx.target, ctx.batchSize);
+        deleted += (await deleteGone(table, diff, ctx.source, ctx.target, ctx.stallMs)).deleted;
+        await upsertDiff(table, ctx, writer, diff);
+        sourceRows = diff.sourceRows;
+        break;
       }
-    } else {
-      // Key-ordered chunks, each streamed from the snapshot straight into the target.
-      for (;;) {
-        const more = await ctx.source.withSnapshot(async (src) => {
-          const boundary = await nextBoundary(src, table, lastKey, ctx.batchSize);
-          if (!boundary) return false;
-          await write(boundary.last, boundary.rows, watched(src.copyTo(copyOut(keyRange(lastKey, boundary.last))), table.table, ctx.stallMs, count, ctx.signal, streamFailed));
-          lastKey = boundary.last;
-          return boundary.rows === ctx.batchSize;
-        });
-        if (!more) break;
-      }
+      case 'converge':
+        await upsertDiff(table, ctx, writer, input.diff!);
+        sourceRows = input.diff!.sourceRows;
+        break;
     }
   } finally {
-    await target.release();
+    await session.release();
   }
   // Every row of the snapshot must now be in the target: a cheap guard against any gap. A locked
   // store still holds what it held when the run counted it (and a count of it is not cheap).
-  const [sourceCount, targetCount] = await Promise.all([
-    ctx.source.exclusive
-      ? table.rows
-      : ctx.source.withSnapshot(async (src) => Number((await src.query<{ n: string }>(`select count(*)::text as n from ${ident(table.table)}`))[0]!.n)),
-    ctx.target.query<{ n: string }>(`select count(*)::text as n from ${ident(table.table)}`).then((r) => Number(r[0]!.n)),
-  ]);
-  if (sourceCount !== targetCount) {
-    throw new CopyEngineError('COPY_MISMATCH', `${table.table}: the source snapshot has ${sourceCount} rows, the target ${targetCount} after the copy. Nothing was marked done; re-run to converge, and report this.`);
-  }
+  const counted = strategy.kind === 'converge' || strategy.kind === 'resume' || ctx.source.exclusive
+    ? sourceRows
+    : await ctx.source.withSnapshot(async (src) => Number((await src.query<{ n: string }>(`select count(*)::text as n from ${ident(table.table)}`))[0]!.n));
+  await assertCount(table.table, counted, ctx.target);
   await finishTable(ctx.target, ctx.runId, table.table);
   const seconds = (performance.now() - started) / 1000;
-  ctx.hooks.onEvent?.({ type: 'table-done', table: table.table, rows, bytes, seconds, resumed });
+  const { rows, bytes } = writer;
+  const resumed = strategy.kind !== 'fresh';
+  ctx.hooks.onEvent?.({ type: 'table-done', table: table.table, rows, bytes, seconds, resumed, deleted });
   await ctx.hooks.failpoint?.(`table-done:${table.table}`);
-  return { table: table.table, rows, bytes, seconds, resumed };
+  return { table: table.table, rows, bytes, seconds, resumed, deleted };
+}
+
+interface ChunkWriter {
+  /** One chunk into the target: its rows and its journal entry in one transaction. */
+  write(position: ChunkPosition | null, rows: number, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, upsert: boolean): Promise<void>;
+  /** Counts COPY bytes as they pass. */
+  count(n: number): void;
+  /** A source stream that stalled (or was stopped) fails the target's COPY too: report why. */
+  streamFailed(error: unknown): void;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+function chunkWriter(table: PlannedTable, ctx: TableCopyContext, target: Session, resumedRows: number, total: number): ChunkWriter {
+  let rows = 0;
+  let bytes = 0;
+  let chunk = 0;
+  let done = resumedRows;
+  let streamFailure: unknown;
+  return {
+    get rows() { return rows; },
+    get bytes() { return bytes; },
+    count: (n) => void (bytes += n),
+    streamFailed: (error) => void (streamFailure ??= error),
+    async write(position, chunkRows, data, upsert) {
+      streamFailure = undefined;
+      // Four round trips a chunk, whatever the mode: BEGIN with the staging table and the journal
+      // entry in one message, the COPY (two: its start and its end), the upsert with COMMIT in one.
+      // A failure anywhere rolls all of it back: the journal moves with the data or not at all.
+      const stage = upsert ? `create temp table mosaic_stage (like ${ident(table.table)} including defaults) on commit drop; ` : '';
+      try {
+        await target.exec(`BEGIN; ${stage}${recordChunkSql(ctx.runId, table.table, position, chunkRows)}`);
+        await target.copyFrom(`copy ${upsert ? 'mosaic_stage' : ident(table.table)} (${list(table.columns)}) from stdin (format binary)`, data);
+        await ctx.hooks.failpoint?.(`chunk:${table.table}:${chunk}`);
+        // The last thing before COMMIT: a run that lost its lock commits nothing more. A flag, no
+        // round trip (the lock's connection closing sets it at once).
+        ctx.signal?.throwIfAborted();
+        // The fence rides with the COMMIT: the server refuses the commit of a run that lost its
+        // lock even if this process has not heard yet (a terminated lock session, Ctrl-C's unlock).
+        await target.exec(`${upsert ? `${upsertSql(table)}; ` : ''}${ctx.fence ? `${ctx.fence}; ` : ''}COMMIT`);
+      } catch (error) {
+        await target.exec('ROLLBACK').catch(() => {});
+        if (isFenceFailure(error)) {
+          throw new AdvisoryLockError('LOCK_LOST', `The Mosaic lock on ${ctx.target.location.display} is no longer held by this run (the server checked it before the chunk's COMMIT): nothing of that chunk was committed. Re-run to resume.`, { cause: error });
+        }
+        throw streamFailure ?? error;
+      }
+      rows += chunkRows;
+      done += chunkRows;
+      chunk++;
+      ctx.hooks.onEvent?.({ type: 'table-progress', table: table.table, rowsDone: done, rows: Math.max(total, done), bytes });
+    },
+  };
+}
+
+/** `copy (select <columns, deferred ones NULL> from t where ...) to stdout (format binary)` */
+function copyOut(table: PlannedTable, where: string): string {
+  const select = table.columns.map((c) => (table.deferred.includes(c) ? `null::${table.columnTypes[c]} as ${ident(c)}` : ident(c))).join(', ');
+  return `copy (select ${select} from ${ident(table.table)} where ${where}) to stdout (format binary)`;
+}
+
+/**
+ * Heap-page chunks, for a source nothing else writes to: pages are read in order (a key range on
+ * random UUIDs reads them at random), and PGlite, in its own thread, exports the next range while
+ * the target ingests this one. The last range is open-ended, so no row can fall off the end.
+ */
+async function loadByPages(table: PlannedTable, ctx: TableCopyContext, writer: ChunkWriter): Promise<void> {
+  const { pages, step } = await ctx.source.withSnapshot((src) => pageChunks(src, table, ctx.batchSize));
+  const fetch = (first: number) => ctx.source.withSnapshot(async (src) => {
+    const last = first + step >= pages;
+    const where = `ctid >= '(${first},0)'::tid${last ? '' : ` and ctid < '(${first + step},0)'::tid`}`;
+    const data: Uint8Array[] = [];
+    for await (const part of watched(src.copyTo(copyOut(table, where)), table.table, ctx.stallMs, writer.count, ctx.signal)) data.push(part);
+    return { next: last ? undefined : first + step, rows: binaryCopyTuples(data), data };
+  });
+  let next: Promise<Awaited<ReturnType<typeof fetch>> | undefined> = fetch(0);
+  for (;;) {
+    const current = await next;
+    if (!current) break;
+    next = current.next === undefined ? Promise.resolve(undefined) : fetch(current.next);
+    next.catch(() => {}); // if this chunk's write fails, its error is the one that counts
+    if (current.rows > 0) await writer.write({ page: current.next ?? pages }, current.rows, current.data, false);
+  }
+}
+
+/** Key-ordered chunks after `after` (null: from the start), each streamed from the snapshot straight into the target. */
+async function loadByKeys(table: PlannedTable, ctx: TableCopyContext, writer: ChunkWriter, after: readonly string[] | null): Promise<void> {
+  let lastKey = after;
+  const keyRange = (last: readonly string[]) => [lastKey ? keyCompare(table, '>', lastKey) : null, keyCompare(table, '<=', last)].filter(Boolean).join(' and ');
+  for (;;) {
+    const more = await ctx.source.withSnapshot(async (src) => {
+      const boundary = await nextBoundary(src, table, lastKey, ctx.batchSize);
+      if (!boundary) return false;
+      await writer.write(boundary.last, boundary.rows, watched(src.copyTo(copyOut(table, keyRange(boundary.last))), table.table, ctx.stallMs, writer.count, ctx.signal, writer.streamFailed), false);
+      lastKey = boundary.last;
+      return boundary.rows === ctx.batchSize;
+    });
+    if (!more) break;
+  }
+}
+
+/** The source's rows of the differing buckets, a group of buckets per chunk, upserted (delete pass done before). */
+async function upsertDiff(table: PlannedTable, ctx: TableCopyContext, writer: ChunkWriter, diff: TableDiff): Promise<void> {
+  for (const group of diff.groups) {
+    // A bucket of target rows only (all deleted already) has nothing to copy.
+    if (group.rows === 0) continue;
+    await ctx.source.withSnapshot((src) =>
+      writer.write(null, group.rows, watched(src.copyTo(copyOut(table, inBuckets(table, diff.depth, group.buckets))), table.table, ctx.stallMs, writer.count, ctx.signal, writer.streamFailed), true));
+  }
 }

@@ -9,12 +9,12 @@ import { watched } from './stream.js';
  * once every row is in: their values stream from the source snapshot into a temp table, and
  * one UPDATE sets them. Idempotent (only rows that differ are touched); needs no superuser.
  */
-export async function restoreDeferred(table: PlannedTable, column: string, source: SourceReader, target: Database, stallMs: number, everyRow = false): Promise<void> {
+export async function restoreDeferred(table: PlannedTable, column: string, source: SourceReader, target: Database, stallMs: number, rowsThere?: string): Promise<void> {
   const keys = list(table.primaryKey);
   // After a fresh load the column is NULL everywhere: only the set values need to move. Over
-  // rows that were there before (a converge run), a value the source has since cleared must
-  // be cleared too, so every row's value moves.
-  const where = everyRow ? '' : `where ${ident(column)} is not null`;
+  // rows that were there before (a converge run: `rowsThere`, the differing buckets), a value
+  // the source has since cleared must be cleared too, so every row's value there moves.
+  const where = rowsThere ? `where ${rowsThere}` : `where ${ident(column)} is not null`;
   const copyOut = `copy (select ${keys}, ${ident(column)} from ${ident(table.table)} ${where}) to stdout (format binary)`;
   let streamFailure: unknown;
   await source.withSnapshot(async (src) => {

@@ -1,5 +1,6 @@
 export { plan, NO_VECTOR_NOTE } from './plan.js';
-export type { Plan, PlanMode, PlanOptions, PlannedTable } from './plan.js';
+export type { Plan, PlanContext, PlanMode, PlanOptions, PlannedTable, TableStrategy } from './plan.js';
+export { describeStrategy } from './describe.js';
 export { run } from './run.js';
 export type { RunConnections, RunOptions, RunReport, TableReport, TableStatus } from './run.js';
 export type { CopyEvent, RunHooks } from './events.js';
@@ -13,3 +14,5 @@ export { execute, prepare } from './migrate.js';
 export type { ExecuteOptions, Execution } from './migrate.js';
 export { migrationSummary } from './summary.js';
 export type { MigrationSummary } from './summary.js';
+export { bucketSums, keyText, rowsUnder } from './checksum.js';
+export type { Bucket, TableShape } from './checksum.js';

@@ -7,7 +7,9 @@ import type { LockWaitOptions } from './lock-waits.js';
 import { assertTargetUnchanged } from './converge.js';
 import { readLatestRun } from './journal.js';
 import { plan } from './plan.js';
-import type { Plan, PlanOptions } from './plan.js';
+import type { Plan, PlanContext, PlanOptions } from './plan.js';
+import { missingLoadDdl } from './constraints.js';
+import { copiedTables, MIGRATION_ORDER } from '@mosaic/schema';
 import { run } from './run.js';
 import type { RunReport } from './run.js';
 
@@ -19,9 +21,23 @@ import type { RunReport } from './run.js';
 export async function prepare(source: Database, target: Database, options: PlanOptions): Promise<Plan> {
   const [s, t] = [await detectDatabase(source), await detectDatabase(target)];
   const journal = t.schema.present ? await readLatestRun(target) : undefined;
-  const p = plan(s, t, journal, options);
+  const p = plan(s, t, journal, options, await planContext(source, target, options.to, t.schema.present));
   if (p.mode === 'converge' && !options.overwriteTargetChanges) await assertTargetUnchanged(target, journal!, p.tables.map((x) => x.table));
   return p;
+}
+
+/** What the strategies depend on beyond detection (plan.ts PlanContext): one catalog query. */
+async function planContext(source: Database, target: Database, to: PlanOptions['to'], schemaPresent: boolean): Promise<PlanContext> {
+  const sourceExclusive = source.capabilities.exclusive;
+  // An empty target gets its tables from this run, owned by this role.
+  if (!schemaPresent) return { sourceExclusive, targetMissingForeignKeys: false, targetOwnsTables: true };
+  const names = copiedTables(MIGRATION_ORDER);
+  const [owns] = await target.query<{ ok: boolean | null }>(
+    "select bool_and(pg_has_role(current_user, c.relowner, 'USAGE')) as ok from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and c.relname = any(string_to_array($1, ','))",
+    [names.join(',')],
+  );
+  const missing = await missingLoadDdl(target, to, names);
+  return { sourceExclusive, targetMissingForeignKeys: missing.some((d) => d.kind === 'foreign-key'), targetOwnsTables: owns?.ok !== false };
 }
 
 export interface ExecuteOptions extends PlanOptions {

@@ -28,8 +28,12 @@ const options = { to: 'federated' as const, batchSize: 1000, jobs: 2 };
 
 describe('plan', () => {
   it('an empty target: fresh, 19 tables in MIGRATION_ORDER, 3 skipped with reasons, the NULL-embedding note', () => {
-    const p = plan(detection(), target(), undefined, options);
+    const p = plan(detection(), target(), undefined, options, { sourceExclusive: true, targetMissingForeignKeys: false, targetOwnsTables: true });
     expect(p.mode).toBe('fresh');
+    expect(p.relax).toBe(true);
+    expect(p.tables.every((t) => t.strategy.kind === 'fresh' && t.strategy.chunks === 'pages' && t.relaxed)).toBe(true);
+    // A role that does not own the target's tables cannot drop their constraints: the load keeps them.
+    expect(plan(detection(), target(), undefined, options, { sourceExclusive: false, targetMissingForeignKeys: false, targetOwnsTables: false }).relax).toBe(false);
     expect(p.tables.map((t) => t.table)).toEqual(MIGRATION_ORDER.filter((t) => !['sessions', 'verifications', 'admin_tokens'].includes(t)));
     expect(p.skipped.map((s) => s.table)).toEqual(['sessions', 'verifications', 'admin_tokens']);
     expect(p.totalRows).toBe(190);
@@ -55,11 +59,24 @@ describe('plan', () => {
       tables: new Map([['users', { status: 'done', lastKey: ['usr_9'], byPages: false, rowsCopied: 10, chunks: 1, rowsAtFinish: null }], ['teams', { status: 'copying', lastKey: null, byPages: true, rowsCopied: 5, chunks: 1, rowsAtFinish: null }]]),
     };
     const t = target({ schema: { present: true, version: 1, state: 'current', toolVersion: 1, instanceId: 't-1' }, tier: 'federated', rowCounts: { ...empty, users: 10, teams: 5 } });
-    const resumed = plan(detection(), t, journal, options);
-    expect(resumed).toMatchObject({ mode: 'resume', runId: 'run-1' });
-    expect(resumed.tables[0]!.resume).toEqual({ done: true, lastKey: ['usr_9'], rowsCopied: 10, byPages: false });
-    expect(resumed.tables[1]!.resume).toEqual({ done: false, lastKey: null, rowsCopied: 5, byPages: true });
-    expect(plan(detection(), t, { ...journal, status: 'done' }, options).mode).toBe('converge');
+    const relaxedLoad = { sourceExclusive: true, targetMissingForeignKeys: true, targetOwnsTables: true };
+    const resumed = plan(detection(), t, journal, options, relaxedLoad);
+    expect(resumed).toMatchObject({ mode: 'resume', runId: 'run-1', relax: true });
+    // Finished under the earlier snapshot: re-checked; a stopped page copy: emptied and loaded again; not started: fresh.
+    expect(resumed.tables[0]!.strategy).toEqual({ kind: 'converge', why: 'finished-earlier' });
+    expect(resumed.tables[1]!.strategy).toEqual({ kind: 'restart', rowsCopied: 5 });
+    expect(resumed.tables[2]!.strategy).toEqual({ kind: 'fresh', chunks: 'pages' });
+    // A key-ordered copy that stopped goes on after its key.
+    const byKeys = plan(detection(), t, { ...journal, tables: new Map([['teams', { status: 'copying', lastKey: ['t_4'], byPages: false, rowsCopied: 5, chunks: 1, rowsAtFinish: null }]]) }, options, { ...relaxedLoad, sourceExclusive: false });
+    expect(byKeys.tables[1]!.strategy).toEqual({ kind: 'resume', after: ['t_4'], rowsCopied: 5 });
+    expect(byKeys.tables[2]!.strategy).toEqual({ kind: 'fresh', chunks: 'keys' });
+    // A resume whose target kept its foreign keys (a stopped converge run): every table converges.
+    const kept = plan(detection(), t, journal, options, { ...relaxedLoad, targetMissingForeignKeys: false });
+    expect(kept.relax).toBe(false);
+    expect(new Set(kept.tables.map((x) => JSON.stringify(x.strategy)))).toEqual(new Set([JSON.stringify({ kind: 'converge', why: 'constraints-kept' })]));
+    const converge = plan(detection(), t, { ...journal, status: 'done' }, options, relaxedLoad);
+    expect(converge).toMatchObject({ mode: 'converge', relax: false });
+    expect(converge.tables.every((x) => x.strategy.kind === 'converge' && !x.relaxed)).toBe(true);
     // The delete pass compares the NO ACTION foreign-key columns too (owner_id -> users).
     expect(resumed.tables.find((x) => x.table === 'teams')!.noActionColumns).toEqual(['owner_id']);
   });

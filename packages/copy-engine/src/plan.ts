@@ -2,7 +2,7 @@ import { copiedTables, DEFERRED_EDGES, MIGRATION_ORDER, SKIPPED_TABLES, tableGra
 import type { Tier } from '@mosaic/schema';
 import type { Detection } from '@mosaic/tier-detect';
 import { CopyEngineError } from './errors.js';
-import type { JournalRun } from './journal.js';
+import type { JournalRun, JournalTable } from './journal.js';
 
 export interface PlanOptions {
   /** The tier the target is asked to be. */
@@ -38,9 +38,43 @@ export interface PlannedTable {
    * so that the parent it still references can be deleted.
    */
   readonly noActionColumns: readonly string[];
-  /** From the journal of an unfinished run: already complete, or where to go on. */
-  readonly resume: { readonly done: boolean; readonly lastKey: readonly string[] | null; readonly rowsCopied: number; readonly byPages: boolean } | null;
+  /** How the run brings this table to the snapshot: decided here, applied by run() as is. */
+  readonly strategy: TableStrategy;
+  /** Its foreign keys and secondary indexes are off while it loads, and built again after (Plan.relax). */
+  readonly relaxed: boolean;
 }
+
+/**
+ * What the run does to one table:
+ * - `fresh`: the target table is empty; the rows are COPYed straight in, in heap-page chunks
+ *   (`pages`: a source nothing else writes to, read in page order) or key-ordered chunks (`keys`).
+ * - `resume`: a key-ordered copy stopped after `after`; it goes on after that key, and then the
+ *   whole table is re-checked against this run's snapshot (`converge`'s checksums), since the
+ *   part copied before the stop came from an earlier snapshot.
+ * - `restart`: a page-chunked copy stopped (pages name no rows once the store has changed): the
+ *   table is emptied and copied again, by pages, in the transaction that resets its journal.
+ * - `converge`: the rows are there from an earlier snapshot (a finished run, a table finished
+ *   by the stopped run, or a load that keeps its foreign keys): per-bucket checksums of both
+ *   sides name what differs, and only those buckets move: target rows the source no longer has
+ *   are deleted (all tables, children first), then the source's rows there are upserted.
+ */
+export type TableStrategy =
+  | { readonly kind: 'fresh'; readonly chunks: 'pages' | 'keys' }
+  | { readonly kind: 'resume'; readonly after: readonly string[]; readonly rowsCopied: number }
+  | { readonly kind: 'restart'; readonly rowsCopied: number }
+  | { readonly kind: 'converge'; readonly why: 'rerun' | 'finished-earlier' | 'constraints-kept' };
+
+/** What prepare() learns about both sides beyond detection, for the strategies. */
+export interface PlanContext {
+  /** Nothing else writes to the source while the run holds it (a PGlite store): read by pages. */
+  readonly sourceExclusive: boolean;
+  /** The target lacks foreign keys of the load now (an earlier load dropped them and stopped). */
+  readonly targetMissingForeignKeys: boolean;
+  /** This role owns the target's Mosaic tables (or will create them): it may drop and rebuild their constraints. */
+  readonly targetOwnsTables: boolean;
+}
+
+const DEFAULT_CONTEXT: PlanContext = { sourceExclusive: false, targetMissingForeignKeys: false, targetOwnsTables: true };
 
 export type PlanMode = 'fresh' | 'resume' | 'converge';
 
@@ -51,6 +85,12 @@ export interface Plan {
   /** fresh: empty target; resume: an unfinished run from this source; converge: re-run over a finished one (upsert). */
   readonly mode: PlanMode;
   readonly runId: string | null;
+  /**
+   * Foreign keys and secondary indexes dropped for the load and built again at the end: a fresh
+   * load by a role that owns the tables, and the resume of one (whose target lacks them). A
+   * converge run keeps them, and orders its deletes and upserts by the foreign keys instead.
+   */
+  readonly relax: boolean;
   readonly tables: readonly PlannedTable[];
   readonly skipped: ReadonlyArray<{ readonly table: string; readonly rows: number; readonly reason: string }>;
   readonly totalRows: number;
@@ -65,7 +105,7 @@ export const NO_VECTOR_NOTE = 'Source tier has no pgvector support. insights.emb
  * Decides what a migration will do, from what was detected on both sides and the target's
  * journal. Pure: no I/O. Throws CopyEngineError for every refusal, before anything is written.
  */
-export function plan(source: Detection, target: Detection, journal: JournalRun | undefined, options: PlanOptions): Plan {
+export function plan(source: Detection, target: Detection, journal: JournalRun | undefined, options: PlanOptions, context: PlanContext = DEFAULT_CONTEXT): Plan {
   const { to } = options;
   if (to === 'local' || target.engine !== 'postgres') {
     throw new CopyEngineError('UNSUPPORTED_TARGET', `migrate-tier moves a store to a PostgreSQL target (--to standalone or --to federated); ${target.location} is ${target.engine === 'pglite' ? 'a PGlite directory' : 'not one'}.`);
@@ -108,6 +148,7 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
     throw new CopyEngineError('TARGET_NOT_EMPTY', `The target ${target.location} already holds ${targetRows} Mosaic rows${other}, not from this source: migrate into an empty database.`);
   }
 
+  const relax = mode === 'fresh' ? context.targetOwnsTables : mode === 'resume' && context.targetMissingForeignKeys;
   const sourceGraph = tableGraph(source.tier);
   const targetGraph = tableGraph(to);
   const tables = copied.map((name): PlannedTable => {
@@ -119,6 +160,8 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
     const parents = [...new Set(s.foreignKeys.filter((fk) => fk.references !== name && copied.includes(fk.references) && !DEFERRED_EDGES.some((d) => d.table === name && d.column === fk.columns[0])).map((fk) => fk.references))];
     const journalTable = mode === 'resume' ? journal!.tables.get(name) : undefined;
     return {
+      strategy: strategyOf(mode, relax, journalTable, context),
+      relaxed: relax,
       table: name,
       rows: source.rowCounts[name] ?? 0,
       columns,
@@ -130,7 +173,6 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
       parents,
       noActionColumns: [...new Set(s.foreignKeys.filter((fk) => (fk.onDelete === 'no action' || fk.onDelete === 'restrict') && copied.includes(fk.references)).flatMap((fk) => fk.columns))]
         .filter((c) => !s.primaryKey.includes(c)),
-      resume: journalTable ? { done: journalTable.status === 'done', lastKey: journalTable.lastKey, rowsCopied: journalTable.rowsCopied, byPages: journalTable.byPages } : null,
     };
   });
   const skipped = Object.entries(SKIPPED_TABLES).map(([table, reason]) => ({ table, rows: source.rowCounts[table] ?? 0, reason: reason! }));
@@ -142,6 +184,7 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
     to,
     mode,
     runId: mode === 'resume' ? journal!.runId : null,
+    relax,
     tables,
     skipped,
     totalRows: tables.reduce((n, t) => n + t.rows, 0),
@@ -149,4 +192,19 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
     batchSize: options.batchSize,
     jobs: options.jobs,
   };
+}
+
+/** The strategy of one table (see TableStrategy), from the run's mode and its journal entry. */
+function strategyOf(mode: PlanMode, relax: boolean, journal: JournalTable | undefined, context: PlanContext): TableStrategy {
+  const fresh: TableStrategy = { kind: 'fresh', chunks: context.sourceExclusive ? 'pages' : 'keys' };
+  if (mode === 'fresh') return fresh;
+  if (mode === 'converge') return { kind: 'converge', why: 'rerun' };
+  // A resumed load that keeps its foreign keys (a stopped converge run, or a role that could not
+  // drop them) may hold rows anywhere: every table converges, deletes ordered by the keys.
+  if (!relax) return { kind: 'converge', why: 'constraints-kept' };
+  if (!journal) return fresh;
+  if (journal.status === 'done') return { kind: 'converge', why: 'finished-earlier' };
+  if (journal.lastKey) return { kind: 'resume', after: journal.lastKey, rowsCopied: journal.rowsCopied };
+  if (journal.rowsCopied > 0) return { kind: 'restart', rowsCopied: journal.rowsCopied };
+  return fresh;
 }

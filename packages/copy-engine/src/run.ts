@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@mosaic/connection';
-import { applyMigrations, loadDdl } from '@mosaic/schema';
+import { applyMigrations, loadDdl, tableGraph } from '@mosaic/schema';
 import { isVectorIndex, missingLoadDdl, relaxForLoad, restoreAfterLoad } from './constraints.js';
 import type { RebuiltDdl } from './constraints.js';
-import { deleteGone } from './converge.js';
 import { copyTable } from './copy-table.js';
 import type { TableCopyResult } from './copy-table.js';
 import { restoreDeferred } from './deferred.js';
@@ -11,20 +10,26 @@ import type { RunHooks } from './events.js';
 import { finishRun, startRun } from './journal.js';
 import { watchLockWaits } from './lock-waits.js';
 import type { LockWaitOptions, LockWaitWatcher } from './lock-waits.js';
-import type { Plan } from './plan.js';
+import type { Plan, TableStrategy } from './plan.js';
 import { relaxedOrder, schedule } from './schedule.js';
 import { resetSequence } from './sequences.js';
 import { openSourceReader } from './source.js';
+import { deleteGone, diffTable, inBuckets, touchedByCascades } from './sync.js';
+import type { TableDiff } from './sync.js';
 
 export type { RebuiltDdl } from './constraints.js';
 
-export type TableStatus = 'copied' | 'already-copied' | 'failed' | 'not-started';
+export type TableStatus = 'copied' | 'failed' | 'not-started';
 
 export interface TableReport {
   readonly table: string;
+  /** copied: brought to the snapshot by its strategy (a converge table with nothing to move too). */
   readonly status: TableStatus;
-  /** Rows copied by this run. */
+  readonly strategy: TableStrategy['kind'];
+  /** Rows copied by this run (a converge table: the rows of its differing buckets, upserted). */
   readonly rows: number;
+  /** Target rows deleted because the source no longer has them. */
+  readonly deleted: number;
   readonly sourceRows: number;
   readonly seconds: number;
 }
@@ -83,6 +88,8 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
   const failed = new Set<string>();
   const runId = plan.runId ?? randomUUID();
   const rebuilt: RebuiltDdl[] = [];
+  const diffs = new Map<string, TableDiff>();
+  const deleted = new Map<string, number>();
   let error: unknown;
   // Whatever must stop the run at once (the lock lost, a lock wait past its bound, a failed
   // index build) aborts this; every job hears it before its next commit.
@@ -106,36 +113,57 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
     if (plan.mode !== 'resume') {
       await startRun(target, { runId, sourceInstance: plan.source.instanceId, sourceLocation: plan.source.location, sourceTier: plan.source.tier, targetTier: plan.to });
     }
-    // Foreign keys and secondary indexes off while a fresh target loads (a resumed run finds
-    // them off already and keeps them so); a converge run writes few rows and keeps them on.
+    // Foreign keys and secondary indexes off while the plan says so (a fresh load, or the resume
+    // of one): put back at the end. A role that may not drop them (the plan could not know)
+    // loads with them on, deferring self-references and the users <-> teams cycle instead.
     const names = plan.tables.map((t) => t.table);
-    const relaxed = plan.mode === 'fresh'
-      ? await relaxForLoad(target, plan.to, names)
-      : plan.mode === 'resume' && (await missingLoadDdl(target, plan.to, names)).some((d) => d.kind === 'foreign-key') && (await relaxForLoad(target, plan.to, names));
+    const relaxed = plan.relax && (await relaxForLoad(target, plan.to, names));
     // With the foreign keys off, self-references and the users <-> teams cycle load as they are.
     const tables = relaxed ? plan.tables.map((t) => ({ ...t, deferred: [] })) : plan.tables;
-    // Rows may already be there: a converge run, or a resumed one that kept its foreign keys
-    // (a stopped converge run, or a role that could not drop them) upserts.
-    const upsert = plan.mode === 'converge' || (plan.mode === 'resume' && !relaxed);
     const builds: Promise<void>[] = [];
     let buildFailure: PromiseRejectedResult | undefined;
     const reader = await openSourceReader(source);
     try {
       hooks.onEvent?.({ type: 'phase', phase: 'copy' });
-      const left = tables.filter((t) => !t.resume?.done);
-      const slowIndexes = new Set(loadDdl(plan.to).filter(isVectorIndex).map((d) => d.table));
-      const todo = relaxed ? relaxedOrder(left, slowIndexes) : left;
-      // Converge is exact: first the rows the source no longer has go, children first (see
-      // converge.ts for why this order holds with every foreign key on), then the upserts.
-      if (upsert) {
-        for (const table of [...left].reverse()) {
+      // Converge tables: first what differs (both sides' bucket checksums), then the rows the
+      // source no longer has go, children first, in reverse MIGRATION_ORDER (see sync.ts: with
+      // every foreign key on, no NO ACTION key sees an orphan and re-created unique values meet
+      // no old copy), and only then does any table load or upsert.
+      const converging = tables.filter((t) => t.strategy.kind === 'converge');
+      if (converging.length > 0) {
+        await schedule(converging.map((t) => ({ ...t, parents: [] })), plan.jobs, async (table) => {
+          diffs.set(table.table, await diffTable(table, reader, target, plan.batchSize));
+        });
+        const hit = new Set<string>();
+        for (const table of [...converging].reverse()) {
           stop.signal.throwIfAborted();
-          await deleteGone(table, reader, target, stallMs);
+          const gone = await deleteGone(table, diffs.get(table.table)!, reader, target, stallMs);
+          deleted.set(table.table, gone.deleted);
+          if (gone.repointed > 0) hit.add(table.table);
+        }
+        if (hit.size > 0 || [...deleted.values()].some((n) => n > 0)) {
+          // A cascade shows as fewer rows than the table's own deletes explain.
+          for (const table of converging) {
+            const [row] = await target.query<{ n: string }>(`select count(*)::text as n from "${table.table.replace(/"/g, '""')}"`);
+            const diff = diffs.get(table.table)!;
+            if (Number(row!.n) < diff.targetRows - (deleted.get(table.table) ?? 0)) hit.add(table.table);
+          }
+        }
+        if (hit.size > 0) {
+          const again = touchedByCascades(hit, tableGraph(plan.to).edges);
+          await schedule(converging.filter((t) => again.has(t.table)).map((t) => ({ ...t, parents: [] })), plan.jobs, async (table) => {
+            diffs.set(table.table, await diffTable(table, reader, target, plan.batchSize));
+          });
         }
       }
+      const work = tables.map((t) => (t.strategy.kind === 'converge' ? { rows: diffs.get(t.table)!.sourceRowsToCopy, resumed: 0 } : { rows: t.rows, resumed: t.strategy.kind === 'resume' ? t.strategy.rowsCopied : 0 }));
+      hooks.onEvent?.({ type: 'work', rows: work.reduce((n, w) => n + Math.max(w.rows, w.resumed), 0), resumedRows: work.reduce((n, w) => n + w.resumed, 0) });
+      const slowIndexes = new Set(loadDdl(plan.to).filter(isVectorIndex).map((d) => d.table));
+      const todo = relaxed ? relaxedOrder(tables, slowIndexes) : tables;
       await schedule(todo, plan.jobs, async (table) => {
         try {
-          results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, upsert, stallMs, hooks, signal: stop.signal, fence: options.lockFence }));
+          const input = { diff: diffs.get(table.table), deleted: deleted.get(table.table) };
+          results.set(table.table, await copyTable(table, { runId, source: reader, target, batchSize: plan.batchSize, stallMs, hooks, signal: stop.signal, fence: options.lockFence }, input));
           await options.assertLocked?.();
           // A loaded table's indexes (the HNSW one above all) build while later tables load.
           if (relaxed) {
@@ -148,13 +176,18 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
           }
         } catch (e) {
           failed.add(table.table);
+          // Sibling jobs stop at their next chunk instead of running on to the end.
+          halt(e);
           throw e;
         }
       });
       stop.signal.throwIfAborted();
       if (tables.some((t) => t.deferred.length > 0)) hooks.onEvent?.({ type: 'phase', phase: 'deferred' });
       for (const table of tables) {
-        for (const column of table.deferred) await restoreDeferred(table, column, reader, target, stallMs, upsert);
+        // Over rows that were there before (converge), only the differing buckets, every row of them.
+        const diff = diffs.get(table.table);
+        if (diff && diff.differing === 0) continue;
+        for (const column of table.deferred) await restoreDeferred(table, column, reader, target, stallMs, diff ? inBuckets(table, diff.depth, diff.groups.flatMap((g) => g.buckets)) : undefined);
       }
       stop.signal.throwIfAborted();
       hooks.onEvent?.({ type: 'phase', phase: 'sequences' });
@@ -189,8 +222,8 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
   const seconds = (performance.now() - started) / 1000;
   const tables = plan.tables.map((t): TableReport => {
     const r = results.get(t.table);
-    const status: TableStatus = r ? 'copied' : t.resume?.done ? 'already-copied' : failed.has(t.table) ? 'failed' : 'not-started';
-    return { table: t.table, status, rows: r?.rows ?? 0, sourceRows: t.rows, seconds: r?.seconds ?? 0 };
+    const status: TableStatus = r ? 'copied' : failed.has(t.table) ? 'failed' : 'not-started';
+    return { table: t.table, status, strategy: t.strategy.kind, rows: r?.rows ?? 0, deleted: r?.deleted ?? deleted.get(t.table) ?? 0, sourceRows: t.rows, seconds: r?.seconds ?? 0 };
   });
   const rows = tables.reduce((n, t) => n + t.rows, 0);
   return {

@@ -1,3 +1,4 @@
+import { describeStrategy, recheckOf } from './describe.js';
 import type { Plan } from './plan.js';
 import type { RunReport } from './run.js';
 
@@ -13,7 +14,8 @@ export function migrationSummary(plan: Plan, report?: RunReport, dryRun = false)
     target: plan.target,
     to: plan.to,
     mode: plan.mode,
-    tables: plan.tables.map((t) => ({ table: t.table, rows: t.rows })),
+    relax: plan.relax,
+    tables: plan.tables.map((t) => ({ table: t.table, rows: t.rows, strategy: t.strategy, relaxed: t.relaxed, recheck: recheckOf(t), plan: describeStrategy(t, plan) })),
     skipped: plan.skipped,
     totalRows: plan.totalRows,
     warnings: plan.warnings,

@@ -1,6 +1,6 @@
 import type { Queryable } from '@mosaic/connection';
-import { bucketSums, rowsUnder } from './checksum.js';
-import type { Bucket, TableShape } from './checksum.js';
+import { bucketSums, rowsUnder } from '@mosaic/copy-engine';
+import type { Bucket, TableShape } from '@mosaic/copy-engine';
 
 export interface Differences {
   /** Keys in the source, not in the target. */

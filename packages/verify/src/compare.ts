@@ -1,7 +1,7 @@
 import type { Database } from '@mosaic/connection';
 import { copiedTables, MIGRATION_ORDER, tableGraph } from '@mosaic/schema';
 import { detectDatabase } from '@mosaic/tier-detect';
-import type { TableShape } from './checksum.js';
+import type { TableShape } from '@mosaic/copy-engine';
 import { compareTable } from './compare-table.js';
 import type { TableVerdict } from './compare-table.js';
 import { embeddingsNull, foreignKeysMatch, sequencesPastMax, skippedTablesEmpty } from './rules.js';

@@ -208,6 +208,34 @@ const methods = {
     ]);
     return { ...m, target };
   },
+  /**
+   * A converge re-run after 1% of the rows changed in the source: a copy of the source migrated
+   * (not timed), then in it 0.5% of messages updated and 0.5% deleted, 1% of agent_logs and
+   * events deleted, 1% of insights updated (random rows, fixed seed), then the re-run timed.
+   */
+  async converge_1pct(ctx, src) {
+    const name = 'mosaic_bench_source_c';
+    psql(ctx.admin, `drop database if exists "${name}" with (force)`);
+    psql(ctx.admin, `create database "${name}" template "${new URL(src).pathname.slice(1)}"`);
+    const copy = withDb(ctx.admin, name);
+    const target = recreate(ctx.admin, 'mosaic_bench_target_c');
+    await migrateInto(ctx, copy, target);
+    const changed = psql(copy, `select setseed(0.42);
+      with u as (update messages set content = content || ' (edited)' where random() < 0.005 returning 1),
+           d as (delete from messages where random() < 0.005 returning 1),
+           l as (delete from agent_logs where random() < 0.01 returning 1),
+           e as (delete from events where random() < 0.01 returning 1),
+           i as (update insights set content = content || ' (edited)' where random() < 0.01 returning 1)
+      select (select count(*) from u) + (select count(*) from d) + (select count(*) from l) + (select count(*) from e) + (select count(*) from i)`).split('\n').at(-1);
+    console.error(`bench: converge re-run after ${changed} rows changed or deleted in the source`);
+    const m = await migrateInto(ctx, copy, target);
+    if (m.report.mode !== 'converge') fail(`the re-run planned "${m.report.mode}", expected "converge"`);
+    if (!ctx.convergeVerified) {
+      await verify(copy, target); // correctness once, not timed
+      ctx.convergeVerified = true;
+    }
+    return m;
+  },
   /** migrate-tier with the target through the same link. */
   async migrate_wan(ctx, src) {
     const target = recreate(ctx.admin, 'mosaic_bench_target_v');
@@ -245,6 +273,7 @@ const LABELS = {
   psql_copy: 'psql COPY binary pipes (B)',
   migrate_pg: 'migrate-tier PG -> PG',
   rerun: 'migrate-tier re-run (all conflict)',
+  converge_1pct: 'migrate-tier re-run, 1% of rows changed',
   verify: 'verify PG -> PG',
   pg_dump_std: 'pg_dump | psql, no vectors (A\')',
   migrate_pg_std: 'migrate-tier PG -> PG, no vectors',
@@ -290,6 +319,7 @@ async function benchScale(ctx, scale) {
       }
       record('verify', await verify(fed, m.target));
     }
+    if (want('converge_1pct')) record('converge_1pct', await methods.converge_1pct(ctx, fed));
     if (want('pg_dump_insights')) record('pg_dump_insights', await methods.pg_dump_insights(ctx, fed));
     if (want('pg_dump_std')) record('pg_dump_std', await methods.pg_dump(ctx, std));
     if (want('migrate_pg_std')) record('migrate_pg_std', await methods.migrate(ctx, std, undefined, 'mosaic_bench_target_s'));
@@ -305,7 +335,7 @@ async function benchScale(ctx, scale) {
       if (rep === 1) await verify(fed, m.target); // correctness once, not timed (directly, not over the link)
     }
   }
-  for (const name of ['mosaic_bench_target_a', 'mosaic_bench_target_b', 'mosaic_bench_target_m', 'mosaic_bench_target_s', 'mosaic_bench_target_l', 'mosaic_bench_target_w', 'mosaic_bench_target_v']) psql(ctx.admin, `drop database if exists "${name}" with (force)`);
+  for (const name of ['mosaic_bench_target_a', 'mosaic_bench_target_b', 'mosaic_bench_target_m', 'mosaic_bench_target_s', 'mosaic_bench_target_l', 'mosaic_bench_target_w', 'mosaic_bench_target_v', 'mosaic_bench_target_c', 'mosaic_bench_source_c']) psql(ctx.admin, `drop database if exists "${name}" with (force)`);
 
   const summary = (key) => {
     const r = runs[key];

@@ -1,5 +1,5 @@
 import { parseLocation } from '@mosaic/connection';
-import { execute, migrationSummary, prepare } from '@mosaic/copy-engine';
+import { describeStrategy, execute, migrationSummary, prepare } from '@mosaic/copy-engine';
 import type { Plan, RunReport } from '@mosaic/copy-engine';
 import type { Tier } from '@mosaic/schema';
 import type { VerifyReport } from '@mosaic/verify';
@@ -47,23 +47,22 @@ function printPlan(p: Plan, out: Output): void {
   if (p.mode === 'fresh') out.data(`[${TAG}] Precondition: target is empty ✓`);
   if (p.mode === 'resume') out.data(`[${TAG}] Precondition: target holds an unfinished run from this source: resuming it ✓`);
   if (p.mode === 'converge') out.data(`[${TAG}] Precondition: target holds a finished migration from this source: re-running converges it (deletes, then upserts) ✓`);
-  for (const t of p.tables) {
-    const resumed = (r: NonNullable<typeof t.resume>) =>
-      r.byPages ? ` (${rowCount(r.rowsCopied)} ${r.rowsCopied === 1 ? 'was' : 'were'} in: copied again from the start, as upserts)` : ` (resuming after ${rowCount(r.rowsCopied)})`;
-    const note = t.resume?.done ? ' (already copied)' : t.resume && t.resume.rowsCopied > 0 ? resumed(t.resume) : '';
-    out.data(`  ${t.table}: ${rowCount(t.rows)}${note}`);
-  }
+  out.data(`[${TAG}] Plan (${p.jobs} ${p.jobs === 1 ? 'job' : 'jobs'}): ${p.relax ? 'foreign keys and secondary indexes off during the load, built and validated after' : 'foreign keys and indexes stay on'}`);
+  for (const t of p.tables) out.data(`  ${t.table}: ${rowCount(t.rows)}: ${describeStrategy(t, p)}`);
   for (const s of p.skipped) out.data(`  ${s.table}: skipped (${rowCount(s.rows)}): ${s.reason}`);
   for (const w of p.warnings) out.data(`[${TAG}] NOTE: ${w}`);
 }
 
 function printReport(r: RunReport, out: Output): void {
   for (const t of r.tables) {
-    const mark = t.status === 'copied' ? '✓' : t.status === 'already-copied' ? '✓ (copied by the earlier run)' : t.status === 'failed' ? '✗ FAILED' : '- not started';
-    out.data(`  ${t.table}: ${rowCount(t.rows)} ${mark}`);
+    const mark = t.status === 'copied' ? '✓' : t.status === 'failed' ? '✗ FAILED' : '- not started';
+    const what = t.strategy === 'converge' ? `${rowCount(t.rows)} re-copied, ${t.deleted} deleted` : t.deleted > 0 ? `${rowCount(t.rows)}, ${t.deleted} deleted` : rowCount(t.rows);
+    out.data(`  ${t.table}: ${what} ${mark}`);
   }
   for (const w of r.warnings) out.data(`[${TAG}] NOTE: ${w}`);
-  if (r.ok) out.data(`[${TAG}] MIGRATION COMPLETE. ${rowCount(r.rows)} in ${r.seconds.toFixed(1)} s (${r.rowsPerSecond} rows/s).`);
+  const deleted = r.tables.reduce((n, t) => n + t.deleted, 0);
+  if (r.ok && r.mode === 'converge') out.data(`[${TAG}] MIGRATION COMPLETE. Converged in ${r.seconds.toFixed(1)} s: ${rowCount(r.rows)} re-copied, ${deleted} deleted; every other row was already identical.`);
+  else if (r.ok) out.data(`[${TAG}] MIGRATION COMPLETE. ${rowCount(r.rows)} in ${r.seconds.toFixed(1)} s (${r.rowsPerSecond} rows/s)${deleted > 0 ? `; ${deleted} deleted` : ''}.`);
 }
 
 function jsonReport(p: Plan, r?: RunReport, dryRun = false, verification?: VerifyReport) {
