@@ -90,6 +90,7 @@ export function progressRenderer(out: Output, tag: string): { onEvent: (e: CopyE
 
 const PHASES = {
   schema: 'Applying the target schema',
+  compare: 'Comparing tables already in the target with the source by bucket checksums',
   copy: 'Copying tables',
   deferred: 'Restoring self-references and the users <-> teams link',
   sequences: 'Moving identity sequences past the copied maximum',

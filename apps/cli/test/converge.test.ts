@@ -54,6 +54,11 @@ describe.each(sources)('converge from a $name source', ({ make }) => {
       update messages set content = content || ' (edited)' where id in (select id from messages order by id desc limit 100);
       insert into preferences (user_id, key, value) select user_id, key, '{"re": "created"}' from gone_pref;
       insert into agent_logs (agent_id, level, message) select (select id from agents order by id limit 1), 'info', 'new ' || g from generate_series(1, 98) g;
+      -- A unique value moves between two rows that both stay: a skill renamed, and another skill
+      -- of the same owner takes its old name ((owner_id, name) is unique).
+      create temp table renamed as select id, owner_id, name from skills where owner_id = (select owner_id from skills group by owner_id having count(*) > 1 order by owner_id limit 1) order by id limit 2;
+      update skills set name = name || ' (renamed)' where id = (select id from renamed order by id limit 1);
+      update skills set name = (select name from renamed order by id limit 1) where id = (select id from renamed order by id desc limit 1);
       -- A user leaves: what they own (ON DELETE NO ACTION) passes to another user first; then a
       -- new user signs up with the same email (users.email is unique).
       create temp table moved as select (select id from users order by id limit 1) as old, (select id from users order by id desc limit 1) as heir,

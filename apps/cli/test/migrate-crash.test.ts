@@ -98,6 +98,31 @@ describe('a PostgreSQL source killed, then written, then resumed: equal to a fre
   });
 });
 
+describe('a resume whose table stopped half-way meets a re-created unique value', () => {
+  it('a preference deleted and created again under a key after the stop: the re-run deletes the old copy first, exit 0, identical', async () => {
+    const source = await createTestDatabase('mosaic_test', 'standalone');
+    await initSeed(source, 'standalone', 5);
+    // The big tables out: chunks of 5 rows would take minutes through them.
+    await query(source, 'delete from messages; delete from agent_logs; delete from events; delete from tasks');
+    const target = await createTestDatabase('mosaic_test', 'federated');
+    // Chunks of 5 rows: two chunks of preferences are in when the run dies.
+    const small = [...args(source, target).slice(0, -2), '--batch-size', '5', '--jobs', '1'];
+    const crashed = await runCli(small, { MOSAIC_FAILPOINT: 'chunk:preferences:2' });
+    expect(crashed.status, crashed.stderr).toBeNull();
+    const [copied] = await query<{ id: string; n: number }>(target, 'select (select id::text from preferences order by id limit 1) as id, count(*)::int as n from preferences');
+    expect(copied!.n).toBe(10);
+    // The first copied preference goes, and its (user_id, key) comes back under a key that sorts after the stop.
+    await query(source, `
+      create temp table gone as select user_id, key from preferences where id = '${copied!.id}';
+      delete from preferences where id = '${copied!.id}';
+      insert into preferences (id, user_id, key, value) select 'ffffffff-ffff-4fff-bfff-ffffffffffff', user_id, key, '{"re": "created"}' from gone`);
+    const rerun = await runCli(small);
+    expect(rerun.status, rerun.stdout + rerun.stderr).toBe(0);
+    expect(rerun.stdout).toMatch(/preferences: \d+ rows: resume after the last key copied \(10 rows in from the earlier run\)/);
+    await expectMigrated(source, target, false);
+  });
+});
+
 describe('two invocations at once', () => {
   it('one waits for the lock, both end 0, the target identical to the source', async () => {
     const source = await createTestDatabase();

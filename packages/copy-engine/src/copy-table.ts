@@ -94,7 +94,8 @@ export async function copyTable(table: PlannedTable, ctx: TableCopyContext, inpu
   const toCopy = strategy.kind === 'converge' ? input.diff!.sourceRowsToCopy : table.rows;
   ctx.hooks.onEvent?.({ type: 'table-start', table: table.table, rows: toCopy, resumedRows });
   await startTable(ctx.target, ctx.runId, table.table);
-  if (strategy.kind === 'restart') await restartTable(ctx.target, ctx.runId, table.table);
+  const guard = { signal: ctx.signal, fence: ctx.fence };
+  if (strategy.kind === 'restart') await restartTable(ctx.target, ctx.runId, table.table, guard);
   // One target session for the whole table: a new connection per chunk costs a backend start
   // and cold catalog caches each time (measured: 3 s over 80 chunks of messages).
   const session = await ctx.target.session();
@@ -109,11 +110,15 @@ export async function copyTable(table: PlannedTable, ctx: TableCopyContext, inpu
         else await loadByKeys(table, ctx, writer, null);
         break;
       case 'resume': {
+        // The rows before the stop came from an earlier snapshot. First the target rows the source
+        // no longer has go, and those holding a unique value the source gave another row (a
+        // preference deleted and created again under a key after the stop would otherwise
+        // collide with its old copy in the COPY that follows); then the rest is copied after the
+        // key; then the whole table is compared again and what differs upserted. The foreign keys
+        // are off (a resume that keeps them converges instead): the deletes need no order.
+        deleted += (await deleteGone(table, await diffTable(table, ctx.source, ctx.target, ctx.batchSize), ctx.source, ctx.target, ctx.stallMs, guard)).deleted;
         await loadByKeys(table, ctx, writer, strategy.after);
-        // The rows before the stop came from an earlier snapshot: re-checked against this one
-        // (only this table's foreign keys are off, so its deletes need no order).
         const diff = await diffTable(table, ctx.source, ctx.target, ctx.batchSize);
-        deleted += (await deleteGone(table, diff, ctx.source, ctx.target, ctx.stallMs)).deleted;
         await upsertDiff(table, ctx, writer, diff);
         sourceRows = diff.sourceRows;
         break;

@@ -4,7 +4,7 @@ import type { LockWait } from './lock-waits.js';
 export type CopyEvent =
   /** A statement of the run has waited on a lock for a few seconds (again every few seconds while it waits). */
   | ({ readonly type: 'lock-wait' } & LockWait)
-  | { readonly type: 'phase'; readonly phase: 'schema' | 'copy' | 'deferred' | 'sequences' | 'constraints' | 'finish' }
+  | { readonly type: 'phase'; readonly phase: 'schema' | 'compare' | 'copy' | 'deferred' | 'sequences' | 'constraints' | 'finish' }
   /** Before the first table: the rows the run will move in all (a converge table: its differing buckets' rows) and those a resume finds in already. */
   | { readonly type: 'work'; readonly rows: number; readonly resumedRows: number }
   | { readonly type: 'table-start'; readonly table: string; readonly rows: number; readonly resumedRows: number }

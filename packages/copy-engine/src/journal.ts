@@ -81,19 +81,23 @@ const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
  */
 export function recordChunkSql(runId: string, table: string, position: ChunkPosition | null, rows: number): string {
   if (!/^[0-9a-f-]{36}$/i.test(runId) || !Number.isSafeInteger(rows)) throw new Error(`bad journal entry: run ${runId}, ${rows} rows`);
-  // A converge chunk has no position (the next run's checksums say what is left): last_key stays.
-  const at = position === null ? '' : `last_key = ${literal(JSON.stringify(position))}::jsonb, `;
-  return `update mosaic.migration_tables set ${at}rows_copied = rows_copied + ${rows}, chunks = chunks + 1, updated_at = now() where run_id = ${literal(runId)} and table_name = ${literal(table)}`;
+  // A converge chunk has no position (the next run's checksums say what is left): last_key and
+  // the rows copied by position stay; only its chunk is counted.
+  const at = position === null ? '' : `last_key = ${literal(JSON.stringify(position))}::jsonb, rows_copied = rows_copied + ${rows}, `;
+  return `update mosaic.migration_tables set ${at}chunks = chunks + 1, updated_at = now() where run_id = ${literal(runId)} and table_name = ${literal(table)}`;
 }
 
 /**
  * A table copied again from its start (a stopped page-chunked copy, whose pages no longer name
  * the rows it copied): emptied, and its journal counted from zero, in one transaction.
  */
-export async function restartTable(db: Database, runId: string, table: string): Promise<void> {
+export async function restartTable(db: Database, runId: string, table: string, guard: { signal?: AbortSignal | undefined; fence?: string | undefined } = {}): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.exec(`truncate "${table.replace(/"/g, '""')}"`);
     await tx.query("update mosaic.migration_tables set last_key = null, rows_copied = 0, chunks = 0, status = 'copying', updated_at = now() where run_id = $1 and table_name = $2", [runId, table]);
+    // A run that lost its lock empties nothing.
+    guard.signal?.throwIfAborted();
+    if (guard.fence) await tx.exec(guard.fence);
   });
 }
 

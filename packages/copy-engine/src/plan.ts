@@ -148,7 +148,7 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
     throw new CopyEngineError('TARGET_NOT_EMPTY', `The target ${target.location} already holds ${targetRows} Mosaic rows${other}, not from this source: migrate into an empty database.`);
   }
 
-  const relax = mode === 'fresh' ? context.targetOwnsTables : mode === 'resume' && context.targetMissingForeignKeys;
+  const relax = context.targetOwnsTables && (mode === 'fresh' || (mode === 'resume' && context.targetMissingForeignKeys));
   const sourceGraph = tableGraph(source.tier);
   const targetGraph = tableGraph(to);
   const tables = copied.map((name): PlannedTable => {
@@ -160,7 +160,7 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
     const parents = [...new Set(s.foreignKeys.filter((fk) => fk.references !== name && copied.includes(fk.references) && !DEFERRED_EDGES.some((d) => d.table === name && d.column === fk.columns[0])).map((fk) => fk.references))];
     const journalTable = mode === 'resume' ? journal!.tables.get(name) : undefined;
     return {
-      strategy: strategyOf(mode, relax, journalTable, context),
+      strategy: strategyOf(mode, relax, journalTable, context, target.rowCounts[name] ?? 0),
       relaxed: relax,
       table: name,
       rows: source.rowCounts[name] ?? 0,
@@ -195,16 +195,18 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
 }
 
 /** The strategy of one table (see TableStrategy), from the run's mode and its journal entry. */
-function strategyOf(mode: PlanMode, relax: boolean, journal: JournalTable | undefined, context: PlanContext): TableStrategy {
+function strategyOf(mode: PlanMode, relax: boolean, journal: JournalTable | undefined, context: PlanContext, targetRows: number): TableStrategy {
   const fresh: TableStrategy = { kind: 'fresh', chunks: context.sourceExclusive ? 'pages' : 'keys' };
   if (mode === 'fresh') return fresh;
   if (mode === 'converge') return { kind: 'converge', why: 'rerun' };
   // A resumed load that keeps its foreign keys (a stopped converge run, or a role that could not
-  // drop them) may hold rows anywhere: every table converges, deletes ordered by the keys.
-  if (!relax) return { kind: 'converge', why: 'constraints-kept' };
+  // drop them) may hold rows anywhere: every table that has any converges, deletes ordered by
+  // the keys; an empty one loads fresh (comparing it would re-send it bucket by bucket).
+  if (!relax) return targetRows === 0 && journal?.status !== 'done' ? fresh : { kind: 'converge', why: 'constraints-kept' };
   if (!journal) return fresh;
   if (journal.status === 'done') return { kind: 'converge', why: 'finished-earlier' };
   if (journal.lastKey) return { kind: 'resume', after: journal.lastKey, rowsCopied: journal.rowsCopied };
-  if (journal.rowsCopied > 0) return { kind: 'restart', rowsCopied: journal.rowsCopied };
+  // Pages name no rows across snapshots: a page-chunked copy that committed anything starts over.
+  if (journal.byPages) return { kind: 'restart', rowsCopied: journal.rowsCopied };
   return fresh;
 }

@@ -131,17 +131,19 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
       // no old copy), and only then does any table load or upsert.
       const converging = tables.filter((t) => t.strategy.kind === 'converge');
       if (converging.length > 0) {
+        hooks.onEvent?.({ type: 'phase', phase: 'compare' });
         await schedule(converging.map((t) => ({ ...t, parents: [] })), plan.jobs, async (table) => {
           diffs.set(table.table, await diffTable(table, reader, target, plan.batchSize));
         });
         const hit = new Set<string>();
         for (const table of [...converging].reverse()) {
           stop.signal.throwIfAborted();
-          const gone = await deleteGone(table, diffs.get(table.table)!, reader, target, stallMs);
+          const gone = await deleteGone(table, diffs.get(table.table)!, reader, target, stallMs, { signal: stop.signal, fence: options.lockFence });
           deleted.set(table.table, gone.deleted);
           if (gone.repointed > 0) hit.add(table.table);
         }
-        if (hit.size > 0 || [...deleted.values()].some((n) => n > 0)) {
+        // With the foreign keys off (a relaxed resume) nothing cascades.
+        if (!relaxed && (hit.size > 0 || [...deleted.values()].some((n) => n > 0))) {
           // A cascade shows as fewer rows than the table's own deletes explain.
           for (const table of converging) {
             const [row] = await target.query<{ n: string }>(`select count(*)::text as n from "${table.table.replace(/"/g, '""')}"`);
@@ -149,7 +151,7 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
             if (Number(row!.n) < diff.targetRows - (deleted.get(table.table) ?? 0)) hit.add(table.table);
           }
         }
-        if (hit.size > 0) {
+        if (!relaxed && hit.size > 0) {
           const again = touchedByCascades(hit, tableGraph(plan.to).edges);
           await schedule(converging.filter((t) => again.has(t.table)).map((t) => ({ ...t, parents: [] })), plan.jobs, async (table) => {
             diffs.set(table.table, await diffTable(table, reader, target, plan.batchSize));
@@ -187,7 +189,9 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
         // Over rows that were there before (converge), only the differing buckets, every row of them.
         const diff = diffs.get(table.table);
         if (diff && diff.differing === 0) continue;
-        for (const column of table.deferred) await restoreDeferred(table, column, reader, target, stallMs, diff ? inBuckets(table, diff.depth, diff.groups.flatMap((g) => g.buckets)) : undefined);
+        for (const column of table.deferred) {
+          await restoreDeferred(table, column, reader, target, stallMs, diff ? inBuckets(table, diff.depth, diff.groups.flatMap((g) => g.buckets)) : undefined, { signal: stop.signal, fence: options.lockFence });
+        }
       }
       stop.signal.throwIfAborted();
       hooks.onEvent?.({ type: 'phase', phase: 'sequences' });

@@ -86,9 +86,10 @@ export async function diffTable(table: PlannedTable, source: SourceReader, targe
  * them the source still has (re-pointed: they come back with the upserts, but what their
  * deletion cascaded to in the target must be compared again).
  */
-export async function deleteGone(table: PlannedTable, diff: TableDiff, source: SourceReader, target: Database, stallMs: number): Promise<{ deleted: number; repointed: number }> {
+export async function deleteGone(table: PlannedTable, diff: TableDiff, source: SourceReader, target: Database, stallMs: number, guard: CommitGuard = {}): Promise<{ deleted: number; repointed: number }> {
   if (diff.differing === 0) return { deleted: 0, repointed: 0 };
-  const kept = [...table.primaryKey, ...table.noActionColumns];
+  const uniques = (await uniqueKeys(target, table.table)).filter((u) => u.every((c) => table.columns.includes(c)));
+  const kept = [...new Set([...table.primaryKey, ...table.noActionColumns, ...uniques.flat()])];
   const buckets = diff.groups.flatMap((g) => g.buckets);
   const copyOut = `copy (select ${list(kept)} from ${ident(table.table)} where ${inBuckets(table, diff.depth, buckets)}) to stdout (format binary)`;
   let streamFailure: unknown;
@@ -96,19 +97,50 @@ export async function deleteGone(table: PlannedTable, diff: TableDiff, source: S
     target.transaction(async (session: Session) => {
       const defs = kept.map((c) => `${ident(c)} ${table.columnTypes[c]}`).join(', ');
       await session.exec(`create temp table mosaic_keep (${defs}) on commit drop`);
-      await session.copyFrom('copy mosaic_keep from stdin (format binary)', watched(src.copyTo(copyOut), `${table.table} (keys)`, stallMs, () => {}, undefined, (error) => void (streamFailure ??= error)));
+      await session.copyFrom('copy mosaic_keep from stdin (format binary)', watched(src.copyTo(copyOut), `${table.table} (keys)`, stallMs, () => {}, guard.signal, (error) => void (streamFailure ??= error)));
       // A temp table has no statistics: without them the planner may pick a nested loop.
       await session.exec('analyze mosaic_keep');
       const match = [...table.primaryKey.map((k) => `k.${ident(k)} = t.${ident(k)}`), ...table.noActionColumns.map((c) => `k.${ident(c)} is not distinct from t.${ident(c)}`)].join(' and ');
+      // A unique value the source moved to another row (an email given up by one user and taken
+      // by another, both still there): the target row that holds it now goes too, and comes back
+      // with the upserts, so that the new holder can be inserted.
+      const pk = (alias: string) => `row(${table.primaryKey.map((k) => `${alias}.${ident(k)}`).join(', ')})`;
+      const taken = uniques.map((u) => `exists (select 1 from mosaic_keep k where ${u.map((c) => `k.${ident(c)} = t.${ident(c)}`).join(' and ')} and ${pk('k')} <> ${pk('t')})`);
       const keyMatch = table.primaryKey.map((k) => `k.${ident(k)} = gone.${ident(k)}`).join(' and ');
       const [row] = await session.query<{ n: string; repointed: string }>(
-        `with gone as (delete from ${ident(table.table)} t where ${inBuckets(table, diff.depth, buckets, 't')} and not exists (select 1 from mosaic_keep k where ${match}) returning ${table.primaryKey.map((k) => `t.${ident(k)}`).join(', ')})
+        `with gone as (delete from ${ident(table.table)} t where ${inBuckets(table, diff.depth, buckets, 't')}
+                         and (not exists (select 1 from mosaic_keep k where ${match})${taken.map((x) => ` or ${x}`).join('')})
+                       returning ${table.primaryKey.map((k) => `t.${ident(k)}`).join(', ')})
          select count(*)::text as n, count(*) filter (where exists (select 1 from mosaic_keep k where ${keyMatch}))::text as repointed from gone`,
       );
+      await commitGuard(session, guard);
       return { deleted: Number(row!.n), repointed: Number(row!.repointed) };
     }).catch((error: unknown) => {
       throw streamFailure ?? error;
     }));
+}
+
+/** What must hold for a destructive transaction of the run to commit: the run not stopped, its lock still held. */
+export interface CommitGuard {
+  readonly signal?: AbortSignal | undefined;
+  /** HeldLock.fenceSql: fails on the server unless the run's lock is still held. */
+  readonly fence?: string | undefined;
+}
+
+/** The last statements of a guarded transaction: a stopped run, or one whose lock is gone, commits nothing. */
+export async function commitGuard(session: Pick<Session, 'exec'>, guard: CommitGuard): Promise<void> {
+  guard.signal?.throwIfAborted();
+  if (guard.fence) await session.exec(guard.fence);
+}
+
+/** The target's unique constraints and indexes on plain columns (the primary key aside), as column lists. */
+async function uniqueKeys(target: Database, table: string): Promise<string[][]> {
+  const rows = await target.query<{ cols: string }>(
+    `select (select string_agg(a.attname, ',' order by k.n) from unnest(i.indkey) with ordinality k(attnum, n)
+               join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum) as cols
+       from pg_index i where i.indrelid = '${ident(table)}'::regclass and i.indisunique and not i.indisprimary and i.indexprs is null and i.indpred is null`,
+  );
+  return rows.map((r) => r.cols.split(','));
 }
 
 /**
@@ -143,19 +175,24 @@ export async function assertCount(table: string, sourceRows: number, target: Dat
  * source), and a CASCADE child the source re-pointed (deleted with its old parent). Both are
  * upserted back, but what their deletion cascaded to (children deleted, SET NULL columns
  * cleared) was identical when compared. So: the tables that lost such rows (`repointed`, or
- * more rows than their own deletes: a cascade), and every table below them through a CASCADE
- * or SET NULL foreign key.
+ * more rows than their own deletes: a cascade), every table below them through CASCADE foreign
+ * keys, and the tables one SET NULL key below any of those. With foreign keys off nothing cascades.
  */
 export function touchedByCascades(hit: ReadonlySet<string>, edges: readonly { table: string; references: string; onDelete: string }[]): Set<string> {
   const touched = new Set(hit);
-  const queue = [...hit];
-  while (queue.length > 0) {
-    const parent = queue.pop()!;
+  // Rows deleted go on cascading; a SET NULL only changes its rows: its table is touched, and ends there.
+  const deleting = [...hit];
+  const expanded = new Set<string>();
+  while (deleting.length > 0) {
+    const parent = deleting.pop()!;
+    if (expanded.has(parent)) continue;
+    expanded.add(parent);
     for (const e of edges) {
-      if (e.references === parent && (e.onDelete === 'cascade' || e.onDelete === 'set null') && !touched.has(e.table)) {
+      if (e.references !== parent) continue;
+      if (e.onDelete === 'cascade') {
         touched.add(e.table);
-        queue.push(e.table);
-      }
+        deleting.push(e.table);
+      } else if (e.onDelete === 'set null') touched.add(e.table);
     }
   }
   return touched;

@@ -56,12 +56,12 @@ function printPlan(p: Plan, out: Output): void {
 function printReport(r: RunReport, out: Output): void {
   for (const t of r.tables) {
     const mark = t.status === 'copied' ? '✓' : t.status === 'failed' ? '✗ FAILED' : '- not started';
-    const what = t.strategy === 'converge' ? `${rowCount(t.rows)} re-copied, ${t.deleted} deleted` : t.deleted > 0 ? `${rowCount(t.rows)}, ${t.deleted} deleted` : rowCount(t.rows);
+    const what = t.strategy === 'converge' ? `${rowCount(t.rows)} sent from differing buckets, ${t.deleted} deleted` : t.deleted > 0 ? `${rowCount(t.rows)}, ${t.deleted} deleted` : rowCount(t.rows);
     out.data(`  ${t.table}: ${what} ${mark}`);
   }
   for (const w of r.warnings) out.data(`[${TAG}] NOTE: ${w}`);
   const deleted = r.tables.reduce((n, t) => n + t.deleted, 0);
-  if (r.ok && r.mode === 'converge') out.data(`[${TAG}] MIGRATION COMPLETE. Converged in ${r.seconds.toFixed(1)} s: ${rowCount(r.rows)} re-copied, ${deleted} deleted; every other row was already identical.`);
+  if (r.ok && r.mode === 'converge') out.data(`[${TAG}] MIGRATION COMPLETE. Converged in ${r.seconds.toFixed(1)} s: ${rowCount(r.rows)} sent from buckets that differed (upserted where they differed), ${deleted} deleted; the rest was already identical.`);
   else if (r.ok) out.data(`[${TAG}] MIGRATION COMPLETE. ${rowCount(r.rows)} in ${r.seconds.toFixed(1)} s (${r.rowsPerSecond} rows/s)${deleted > 0 ? `; ${deleted} deleted` : ''}.`);
 }
 
