@@ -65,27 +65,37 @@ const { seed } = await import('@mosaic/seed');
 const { detectDatabase } = await import('@mosaic/tier-detect');
 
 // Create and seed only a PGlite directory that does not exist yet; serve anything else as it is.
-const location = parseLocation(store);
-const fresh = location.engine === 'pglite' && !existsSync(join(location.dir, 'PG_VERSION'));
 const token = randomBytes(24).toString('base64url');
-const db = await openDatabase(store, { create: fresh, applicationName: 'mosaic dev gateway setup' });
 let found;
 try {
-  if (fresh) {
-    await applyMigrations(db, 'local');
-    await seed(db, { scale: Number(process.env.MOSAIC_DEMO_SCALE ?? 10) });
+  found = await prepareStore();
+} catch (error) {
+  say(error.message.split('\n')[0]); // Mosaic errors are one redacted line saying what to do
+  process.exit(1);
+}
+
+async function prepareStore() {
+  const location = parseLocation(store);
+  const fresh = location.engine === 'pglite' && !existsSync(join(location.dir, 'PG_VERSION'));
+  const db = await openDatabase(store, { create: fresh, applicationName: 'mosaic dev gateway setup' });
+  try {
+    if (fresh) {
+      await applyMigrations(db, 'local');
+      await seed(db, { scale: Number(process.env.MOSAIC_DEMO_SCALE ?? 10) });
+    }
+    const detected = await detectDatabase(db, { counts: false });
+    // Without a schema the plugin refuses to start below, saying what to run.
+    if (detected.schema.present) {
+      const [row] = await db.query(
+        "insert into admin_tokens (user_id, label, token_hash, expires_at) select id, 'npm run gateway', $1::text, now() + interval '1 day' from users order by id limit 1 returning id",
+        [hashToken(token)],
+      );
+      if (!row) say(`the store ${detected.location} has no users: no admin token was issued (seed it with "mosaic storage seed").`);
+    }
+    return detected;
+  } finally {
+    await db.close();
   }
-  found = await detectDatabase(db, { counts: false });
-  // Without a schema the plugin refuses to start below, saying what to run.
-  if (found.schema.present) {
-    const [row] = await db.query(
-      "insert into admin_tokens (user_id, label, token_hash, expires_at) select id, 'npm run gateway', $1::text, now() + interval '1 day' from users order by id limit 1 returning id",
-      [hashToken(token)],
-    );
-    if (!row) say(`the store ${found.location} has no users: no admin token was issued (seed it with "mosaic storage seed").`);
-  }
-} finally {
-  await db.close();
 }
 
 const app = Fastify({ logger: true });

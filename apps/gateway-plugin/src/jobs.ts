@@ -126,7 +126,6 @@ export class JobManager {
       abort,
       lock: undefined,
       done: this.#run(job, request, abort.signal, () => control).finally(() => {
-        this.#store.thaw(job.id);
         this.#controls.delete(job.id);
         this.#forgetOldJobs();
       }),
@@ -207,6 +206,8 @@ export class JobManager {
       job.error = { code: isMosaicError(cause) ? cause.code : 'UNEXPECTED', message: redactText(String(e?.message ?? cause).split('\n')[0] ?? '') };
       job.state = signal.aborted ? 'cancelled' : 'failed';
     } finally {
+      // Thawed in the same tick the job's end becomes visible: whoever sees it ended can write.
+      this.#store.thaw(job.id);
       job.step = 'ended';
       job.finishedAt = new Date().toISOString();
       await target?.close().catch(() => {});
