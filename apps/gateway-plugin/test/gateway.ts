@@ -22,8 +22,9 @@ export const INSERT_NOTE = `insert into events (id, user_id, type, seq, payload,
 
 /**
  * A gateway as Mosaic runs one: Fastify with the plugin and a write route on 127.0.0.1.
- * `POST /api/notes` `{ id?, note?, holdMs? }` inserts one events row through app.mosaicStore.write(),
- * after waiting `holdMs` inside the write (a request in flight when a job starts).
+ * `POST /api/notes` `{ id?, note?, waitMs?, holdMs? }` inserts one events row through
+ * app.mosaicStore.write(), after waiting `waitMs` before the write (a request that passed the
+ * freeze check just before a job starts) and `holdMs` inside it (a write in flight when it starts).
  */
 export async function startGateway(store: string, tier: Tier, valkeyUrl?: string, extra: Partial<MosaicStorageOptions> = {}): Promise<Gateway> {
   const logs: string[] = [];
@@ -32,8 +33,9 @@ export async function startGateway(store: string, tier: Tier, valkeyUrl?: string
   await app.register(mosaicStoragePlugin, { store, tier, valkeyUrl, retryAfterSeconds: 7, ...extra });
   app.get('/api/notes', async () => ({ notes: [] }));
   app.post('/api/notes', async (request, reply) => {
-    const body = (request.body ?? {}) as { id?: string; note?: string; holdMs?: number };
+    const body = (request.body ?? {}) as { id?: string; note?: string; waitMs?: number; holdMs?: number };
     const id = body.id ?? randomUUID();
+    if (body.waitMs) await new Promise((r) => setTimeout(r, body.waitMs));
     await app.mosaicStore.write(async (db) => {
       if (body.holdMs) await new Promise((r) => setTimeout(r, body.holdMs));
       await db.transaction((tx) => tx.query(INSERT_NOTE, [id, body.note ?? 'a note']));

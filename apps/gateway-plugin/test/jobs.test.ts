@@ -88,6 +88,21 @@ describe('migration jobs that end (in-gateway PGlite source)', () => {
     console.info(`[jobs.test] in-flight write at job start: ${inTargetCount}/${LOOPS} acknowledged and in the target`);
   }, 60_000 + LOOPS * 60_000);
 
+  it('a request that got past the freeze check just before a job started is refused by write(): 503 + Retry-After, written nowhere', async () => {
+    const target = await createTestDatabase();
+    const id = randomUUID();
+    const late = note({ id, waitMs: 600 }); // in the handler, not yet in write(), when the job starts
+    await sleep(150);
+    const jobId = await startJob({ targetUrl: target });
+    const answered = await late;
+    expect(answered.status).toBe(503);
+    expect(answered.headers.get('retry-after')).toBe('7');
+    expect(await answered.json()).toMatchObject({ code: 'WRITES_FROZEN' });
+    expect(await ended(jobId, 60_000)).toMatchObject({ state: 'succeeded' });
+    expect(await inTarget(target, id)).toBe(false);
+    expect(((await gw.app.mosaicStore.query<{ n: number }>('select count(*)::int as n from events where id = $1', [id]))[0])?.n).toBe(0);
+  }, 60_000);
+
   it('a write still in flight after the drain bound: the job ends WRITES_IN_FLIGHT having copied nothing, the freeze lifts, the write lands in the source', async () => {
     const target = await createTestDatabase();
     const id = randomUUID();
