@@ -7,7 +7,8 @@ export type WriteFreezeErrorCode =
   | 'STORE_RETIRED'
   | 'FREEZE_LOST'
   | 'LIFT_BLOCKED'
-  | 'FREEZE_ABORTED';
+  | 'FREEZE_ABORTED'
+  | 'FREEZE_NOT_PERMITTED';
 
 /** A refusal or failure of a freeze, lift, fence or unfence: one operator line with the fix. */
 export class WriteFreezeError extends MosaicError<WriteFreezeErrorCode> {

@@ -9,7 +9,7 @@ import { DEFAULT_LIVE_WITHIN_MS, describeGateway, listGateways } from './gateway
 import type { GatewayInfo } from './gateways.js';
 import { dropFreezeTriggers, liftTriggers } from './lift.js';
 import { DEADLOCK, describeTableBlockers, LOCK_NOT_AVAILABLE, lockDataTables, sqlStateOf } from './locks.js';
-import { createTriggerSql, DATA_TABLES, FREEZE_CHANNEL, REFUSE_FUNCTION_SQL } from './sql.js';
+import { createTriggerSql, FREEZE_CHANNEL, REFUSE_FUNCTION_SQL } from './sql.js';
 import { ensureFreezeSchema, FREEZE_HOLDER_KEY, freezeOf, heldHere, readStateRow, retiredOf, triggerStates } from './state.js';
 import type { FreezeInfo, RetiredInfo } from './state.js';
 
@@ -127,6 +127,9 @@ export async function freezeStore(db: Database, options: FreezeOptions): Promise
         // The deadlock detector picked this transaction (a writer held one table and wanted
         // another we had locked): the writer goes on; try again while the bound allows.
         if (state === DEADLOCK && Date.now() < deadline) continue;
+        if (state === '42501') {
+          throw new WriteFreezeError('FREEZE_NOT_PERMITTED', `This role may not freeze ${display} (it must own the Mosaic tables to put triggers on them: ${(error as Error).message}); nothing was changed. Run it with the role that owns them (the one that ran mosaic storage init).`, { cause: error });
+        }
         if (state === LOCK_NOT_AVAILABLE || state === DEADLOCK) {
           throw new WriteFreezeError('FREEZE_BLOCKED', `Could not freeze ${display} within ${Math.round(lockTimeoutMs / 1000)} s: write transactions still hold its tables: ${await describeTableBlockers(db)}. Let them finish (or end them), then re-run; nothing was changed.`, { cause: error });
         }
