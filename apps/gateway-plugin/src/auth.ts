@@ -12,7 +12,7 @@ export function hashToken(token: string): string {
  * store: the token is hashed, the stored hash compared in constant time, expired tokens refused.
  * The token itself is never logged, stored or echoed.
  */
-export function bearerAuth(store: Queryable) {
+export function bearerAuth(store: Pick<Queryable, 'query'>) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);

@@ -7,9 +7,32 @@ export class GatewayStartupError extends MosaicError<GatewayStartupCode> {
   override readonly name = 'GatewayStartupError';
 }
 
-/** Why a migration job failed when no package raised the error (the job's own checks). */
-export type GatewayJobCode = 'VERIFY_DIFFERENCES';
+/**
+ * Why a migration job ended without success when no package raised the error (the job's own
+ * checks): the verification differed, writes still in flight at the freeze did not finish in
+ * time, or an operator (or the gateway's shutdown) cancelled it.
+ */
+export type GatewayJobCode = 'VERIFY_DIFFERENCES' | 'WRITES_IN_FLIGHT' | 'JOB_CANCELLED';
 
 export class GatewayJobError extends MosaicError<GatewayJobCode> {
   override readonly name = 'GatewayJobError';
+}
+
+/** A write refused through `app.mosaicStore.write()`. */
+export type GatewayWriteCode = 'WRITES_FROZEN';
+
+/**
+ * Carries `statusCode` and `headers`, which Fastify's default error handler turns into the
+ * response (503 with Retry-After): an app route need not catch it.
+ */
+export class GatewayWriteError extends MosaicError<GatewayWriteCode> {
+  override readonly name = 'GatewayWriteError';
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(code: GatewayWriteCode, message: string, response: { statusCode: number; headers: Record<string, string> }) {
+    super(code, message);
+    this.statusCode = response.statusCode;
+    this.headers = response.headers;
+  }
 }

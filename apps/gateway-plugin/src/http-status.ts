@@ -5,16 +5,16 @@ import type { CopyEngineErrorCode } from '@mosaic/copy-engine';
 import type { SchemaErrorCode } from '@mosaic/schema';
 import type { VerifyErrorCode } from '@mosaic/verify';
 import type { WriteFreezeErrorCode } from '@mosaic/write-freeze';
-import type { GatewayJobCode } from './errors.js';
+import type { GatewayJobCode, GatewayWriteCode } from './errors.js';
 
 /** Every code an admin route or a job can end with. */
-export type AdminErrorCode = ConnectionErrorCode | SchemaErrorCode | AdvisoryLockErrorCode | CopyEngineErrorCode | VerifyErrorCode | WriteFreezeErrorCode | GatewayJobCode | 'UNEXPECTED';
+export type AdminErrorCode = ConnectionErrorCode | SchemaErrorCode | AdvisoryLockErrorCode | CopyEngineErrorCode | VerifyErrorCode | WriteFreezeErrorCode | GatewayJobCode | GatewayWriteCode | 'UNEXPECTED';
 
 /**
  * The HTTP status of every code. `satisfies Record<AdminErrorCode, ...>`: a code added to any
  * package's union does not compile until it has a status here. 400: the request named something
  * unusable; 409: the target or store is not in a state to act on; 502/504: the database the
- * request named failed or did not answer; 500: the run itself failed.
+ * request named failed or did not answer; 503: writes are frozen (a migration runs); 500: the run itself failed.
  */
 const HTTP_STATUS_BY_CODE = {
   INVALID_LOCATION: 400,
@@ -40,6 +40,9 @@ const HTTP_STATUS_BY_CODE = {
   LOCK_TIMEOUT: 409,
   POOLER_DETECTED: 409,
   VERIFY_DIFFERENCES: 409,
+  WRITES_IN_FLIGHT: 409,
+  JOB_CANCELLED: 409,
+  WRITES_FROZEN: 503,
   AUTH_FAILED: 502,
   DATABASE_NOT_FOUND: 502,
   CONNECTION_REFUSED: 502,

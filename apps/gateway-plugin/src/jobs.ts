@@ -1,16 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { isMosaicError, openDatabase, redactText, redactUrl } from '@mosaic/connection';
 import type { Database } from '@mosaic/connection';
+import type { HeldLock } from '@mosaic/advisory-lock';
 import { execute, migrationSummary, prepare } from '@mosaic/copy-engine';
 import type { CopyEvent } from '@mosaic/copy-engine';
 import type { Tier } from '@mosaic/schema';
 import { compare } from '@mosaic/verify';
 import { GatewayJobError } from './errors.js';
+import type { StoreHandle } from './store.js';
 
-export type JobState = 'running' | 'succeeded' | 'failed';
+export type JobState = 'running' | 'succeeded' | 'failed' | 'cancelled';
 
-/** What the SSE stream sends: the copy engine's events, then one final report. */
-export type JobEvent = CopyEvent | { readonly type: 'report'; readonly state: JobState; readonly report: unknown };
+/** Where a running job is: what a cancel interrupts. */
+export type JobStep = 'draining-writes' | 'preparing' | 'waiting-for-lock' | 'copying' | 'verifying' | 'ended';
+
+/** How gateways move to the target after a verified run: recorded and reported (the switch itself is not implemented yet). */
+export type Cutover = 'live' | 'restart';
+
+/** What the SSE stream sends: the copy engine's events, then one final report (with the job's error, if it did not succeed). */
+export type JobEvent = CopyEvent | { readonly type: 'report'; readonly state: JobState; readonly report: unknown; readonly error: Job['error'] };
 
 export interface Job {
   readonly id: string;
@@ -18,7 +26,11 @@ export interface Job {
   /** Redacted: no password ever leaves the job. */
   readonly target: string;
   readonly dryRun: boolean;
+  readonly cutover: Cutover;
+  readonly lockTimeoutSeconds: number;
   state: JobState;
+  step: JobStep;
+  cancelRequested: boolean;
   readonly startedAt: string;
   finishedAt: string | null;
   readonly tables: Map<string, { rows: number; rowsDone: number; bytes: number; done: boolean }>;
@@ -31,25 +43,45 @@ export interface StartMigration {
   to: Tier;
   targetUrl: string;
   dryRun: boolean;
+  cutover: Cutover;
+  lockTimeoutSeconds: number;
 }
+
+export interface JobLimits {
+  /** How long a job waits for writes already in flight at its freeze (WRITES_IN_FLIGHT after). */
+  writeDrainMs: number;
+  /** Finished jobs kept for GET /migrations; older ones are forgotten. */
+  keepFinished: number;
+}
+
+/** The per-job handles a cancel needs; not part of the job's JSON. */
+interface Control {
+  readonly abort: AbortController;
+  lock: HeldLock | undefined;
+  readonly done: Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
  * Migration jobs out of the gateway's own store, one at a time. The store is the source, used
- * through the gateway's open connection (a PGlite store cannot be opened twice). The write
- * freeze is on from the moment a real (not dry-run) job starts until it ends, however it ends.
+ * through the gateway's open connection (a PGlite store cannot be opened twice). A real (not
+ * dry-run) job freezes writes through the store handle when it starts, waits for the writes
+ * already in flight, and only then reads the source; the freeze lifts when the job ends,
+ * however it ends.
  */
 export class JobManager {
-  readonly #store: Database;
+  readonly #db: Database;
+  readonly #store: StoreHandle;
+  readonly #limits: JobLimits;
   readonly #jobs = new Map<string, Job>();
+  readonly #controls = new Map<string, Control>();
   readonly #listeners = new Map<string, Set<(event: JobEvent) => void>>();
-  #frozenBy: string | null = null;
 
-  constructor(store: Database) {
+  constructor(db: Database, store: StoreHandle, limits: JobLimits) {
+    this.#db = db;
     this.#store = store;
-  }
-
-  get frozen(): boolean {
-    return this.#frozenBy !== null;
+    this.#limits = limits;
   }
 
   get running(): Job | undefined {
@@ -80,49 +112,129 @@ export class JobManager {
     for (const listener of this.#listeners.get(job.id) ?? []) listener(event);
   }
 
-  /** Starts a job and returns it at once; the work goes on in the background. */
+  /** Starts a job and returns it at once (writes already frozen for a real one); the work goes on in the background. */
   start(request: StartMigration): Job {
     const job: Job = {
-      id: randomUUID(), to: request.to, target: redactUrl(request.targetUrl), dryRun: request.dryRun, state: 'running',
+      id: randomUUID(), to: request.to, target: redactUrl(request.targetUrl), dryRun: request.dryRun, cutover: request.cutover, lockTimeoutSeconds: request.lockTimeoutSeconds,
+      state: 'running', step: request.dryRun ? 'preparing' : 'draining-writes', cancelRequested: false,
       startedAt: new Date().toISOString(), finishedAt: null, tables: new Map(), events: [], report: null, error: null,
     };
     this.#jobs.set(job.id, job);
-    if (!request.dryRun) this.#frozenBy = job.id;
-    void this.#run(job, request).finally(() => {
-      if (this.#frozenBy === job.id) this.#frozenBy = null;
-    });
+    if (!request.dryRun) this.#store.freeze(job.id);
+    const abort = new AbortController();
+    const control: Control = {
+      abort,
+      lock: undefined,
+      done: this.#run(job, request, abort.signal, () => control).finally(() => {
+        this.#controls.delete(job.id);
+        this.#forgetOldJobs();
+      }),
+    };
+    this.#controls.set(job.id, control);
     return job;
   }
 
-  async #run(job: Job, request: StartMigration): Promise<void> {
+  /**
+   * Cancels a running job: it stops at its next step (a chunk being copied is not committed: the
+   * run lock is released, as the CLI's Ctrl-C does, and the run's fence refuses the commit), ends
+   * `cancelled`, and the freeze lifts. False when the job is not running.
+   */
+  cancel(id: string, reason = 'Cancelled by an operator.'): boolean {
+    const job = this.#jobs.get(id);
+    const control = this.#controls.get(id);
+    if (!job || !control || job.state !== 'running') return false;
+    job.cancelRequested = true;
+    control.abort.abort(new GatewayJobError('JOB_CANCELLED', reason));
+    void control.lock?.release().catch(() => {});
+    return true;
+  }
+
+  /** Resolves when the job has ended (at once for an unknown or finished one). */
+  async ended(id: string): Promise<void> {
+    await this.#controls.get(id)?.done;
+  }
+
+  async #run(job: Job, request: StartMigration, signal: AbortSignal, control: () => Control): Promise<void> {
     let target: Database | undefined;
+    const checkpoint = () => signal.throwIfAborted();
     try {
+      if (!request.dryRun) {
+        const drained = await this.#store.drained(this.#limits.writeDrainMs, signal);
+        checkpoint();
+        if (!drained) {
+          throw new GatewayJobError('WRITES_IN_FLIGHT', `${this.#store.inFlightWrites} write(s) to the store were still in flight ${this.#limits.writeDrainMs / 1000} s after the freeze: nothing was copied; retry when the gateway is quieter.`);
+        }
+      }
+      job.step = 'preparing';
       target = await openDatabase(request.targetUrl, { applicationName: 'mosaic gateway migrate-tier' });
+      checkpoint();
       const options = { to: request.to, batchSize: 50_000, jobs: 2 };
       if (request.dryRun) {
-        job.report = migrationSummary(await prepare(this.#store, target, options), undefined, true);
+        job.report = migrationSummary(await prepare(this.#db, target, options), undefined, true);
+        checkpoint();
       } else {
-        await prepare(this.#store, target, options); // refusals happen before anything is written
-        const { plan, report } = await execute(this.#store, target, { ...options, hooks: { onEvent: (e) => this.#emit(job, e) } });
+        await prepare(this.#db, target, options); // refusals happen before anything is written
+        checkpoint();
+        job.step = 'waiting-for-lock';
+        const { plan, report } = await execute(this.#db, target, {
+          ...options,
+          lockTimeoutSeconds: request.lockTimeoutSeconds,
+          onWait: checkpoint, // called every few seconds while another run holds the lock: a cancel ends the wait
+          onLocked: (lock) => {
+            control().lock = lock;
+            job.step = 'copying';
+            if (signal.aborted) void lock.release().catch(() => {});
+            return () => { control().lock = undefined; };
+          },
+          hooks: { onEvent: (e) => this.#emit(job, e) },
+        });
+        // Kept whether or not the run succeeded: the per-table statuses say what was copied.
+        job.report = { ...migrationSummary(plan, report), cutover: job.cutover };
+        checkpoint();
         if (!report.ok) throw report.error;
-        const verification = await compare(this.#store, target);
-        job.report = { ...migrationSummary(plan, report), verification };
+        job.step = 'verifying';
+        const verification = await compare(this.#db, target);
+        job.report = { ...migrationSummary(plan, report), cutover: job.cutover, verification };
+        checkpoint();
         if (!verification.ok) throw new GatewayJobError('VERIFY_DIFFERENCES', 'Verification found differences: see the report.');
       }
       job.state = 'succeeded';
     } catch (error) {
-      const e = error as { message?: unknown };
-      job.error = { code: isMosaicError(error) ? error.code : 'UNEXPECTED', message: redactText(String(e?.message ?? error).split('\n')[0] ?? '') };
-      job.state = 'failed';
+      // A cancel wins over whatever the interrupted step threw (the fence refusing a commit, say).
+      const cause = signal.aborted ? signal.reason : error;
+      const e = cause as { message?: unknown };
+      job.error = { code: isMosaicError(cause) ? cause.code : 'UNEXPECTED', message: redactText(String(e?.message ?? cause).split('\n')[0] ?? '') };
+      job.state = signal.aborted ? 'cancelled' : 'failed';
     } finally {
+      // Thawed in the same tick the job's end becomes visible: whoever sees it ended can write.
+      this.#store.thaw(job.id);
+      job.step = 'ended';
       job.finishedAt = new Date().toISOString();
       await target?.close().catch(() => {});
-      this.#emit(job, { type: 'report', state: job.state, report: job.report ?? { error: job.error } });
+      this.#emit(job, { type: 'report', state: job.state, report: job.report ?? { error: job.error }, error: job.error });
     }
   }
 
-  /** Awaits the running job, if any (for a graceful shutdown). */
-  async drain(): Promise<void> {
-    while (this.running) await new Promise((r) => setTimeout(r, 100));
+  #forgetOldJobs(): void {
+    const finished = [...this.#jobs.values()].filter((j) => j.state !== 'running');
+    for (const job of finished.slice(0, Math.max(0, finished.length - this.#limits.keepFinished))) {
+      this.#jobs.delete(job.id);
+      this.#listeners.delete(job.id);
+    }
+  }
+
+  /**
+   * For a graceful shutdown: waits up to `limitMs` for the running job, then cancels it and
+   * waits up to `graceMs` more for it to stop. Resolves either way: closing the store after
+   * that ends whatever the job still had in progress.
+   */
+  async drain(limitMs: number, graceMs = 5000): Promise<void> {
+    const job = this.running;
+    const control = job && this.#controls.get(job.id);
+    if (!job || !control) return;
+    const ended = await Promise.race([control.done.then(() => true), sleep(limitMs).then(() => false)]);
+    if (ended) return;
+    this.cancel(job.id, `The gateway shut down with the job still running after ${Math.round(limitMs / 1000)} s.`);
+    await Promise.race([control.done, sleep(graceMs)]);
   }
 }

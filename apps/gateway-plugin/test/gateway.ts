@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
@@ -6,6 +7,7 @@ import { applyMigrations } from '@mosaic/schema';
 import type { Tier } from '@mosaic/schema';
 import { seed } from '@mosaic/seed';
 import { hashToken, mosaicStoragePlugin } from '../src/index.js';
+import type { MosaicStorageOptions } from '../src/index.js';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -14,14 +16,30 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** A gateway as Mosaic runs one: Fastify with the plugin and a sample write route, on 127.0.0.1. */
-export async function startGateway(store: string, tier: Tier, valkeyUrl?: string): Promise<Gateway> {
+/** One `events` row per note (the dev gateway's tools/gateway.mjs inserts the same). */
+export const INSERT_NOTE = `insert into events (id, user_id, type, seq, payload, occurred_at)
+  values ($1::uuid, (select id from users order by id limit 1), 'note', (extract(epoch from clock_timestamp()) * 1000000)::bigint, jsonb_build_object('note', $2::text), now())`;
+
+/**
+ * A gateway as Mosaic runs one: Fastify with the plugin and a write route on 127.0.0.1.
+ * `POST /api/notes` `{ id?, note?, holdMs? }` inserts one events row through app.mosaicStore.write(),
+ * after waiting `holdMs` inside the write (a request in flight when a job starts).
+ */
+export async function startGateway(store: string, tier: Tier, valkeyUrl?: string, extra: Partial<MosaicStorageOptions> = {}): Promise<Gateway> {
   const logs: string[] = [];
   const stream = new Writable({ write(chunk, _enc, done) { logs.push(chunk.toString()); done(); } });
   const app = Fastify({ logger: { level: 'debug', stream } });
-  await app.register(mosaicStoragePlugin, { store, tier, valkeyUrl, retryAfterSeconds: 7 });
+  await app.register(mosaicStoragePlugin, { store, tier, valkeyUrl, retryAfterSeconds: 7, ...extra });
   app.get('/api/notes', async () => ({ notes: [] }));
-  app.post('/api/notes', async (_request, reply) => reply.code(201).send({ ok: true }));
+  app.post('/api/notes', async (request, reply) => {
+    const body = (request.body ?? {}) as { id?: string; note?: string; holdMs?: number };
+    const id = body.id ?? randomUUID();
+    await app.mosaicStore.write(async (db) => {
+      if (body.holdMs) await new Promise((r) => setTimeout(r, body.holdMs));
+      await db.transaction((tx) => tx.query(INSERT_NOTE, [id, body.note ?? 'a note']));
+    });
+    return reply.code(201).send({ id });
+  });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return { app, url, logs, close: () => app.close() };
 }
