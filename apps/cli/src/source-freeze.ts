@@ -12,7 +12,7 @@ export interface FenceReport {
   readonly state: 'lifted' | 'frozen' | 'retired' | 'not-frozen';
   readonly retired?: RetiredInfo;
   /** The setting to change so Mosaic uses the new store (redacted; put the password back). */
-  readonly configuration?: { readonly MOSAIC_DATABASE_URL: string; readonly tier: string };
+  readonly configuration?: { readonly MOSAIC_DATABASE_URL: string; readonly MOSAIC_GATEWAY_STORE: string; readonly tier: string };
 }
 
 /**
@@ -99,10 +99,11 @@ export class SourceFreeze {
     this.freeze = undefined;
     try {
       const retired = await freeze.retire({ tier, location: target });
-      const configuration = { MOSAIC_DATABASE_URL: retired.location, tier };
+      const configuration = { MOSAIC_DATABASE_URL: retired.location, MOSAIC_GATEWAY_STORE: retired.location, tier };
       if (!this.out.json) {
         this.out.data(`[${this.tag}] Source retired: ${this.source.location.display} refuses writes and new gateways from now on (roll back with: mosaic storage unfence --url ${this.source.location.display})`);
         this.out.data(`[${this.tag}] Configuration change: MOSAIC_DATABASE_URL=${retired.location} (tier ${tier}; put the password back), then restart Mosaic's gateways`);
+        this.out.data(`[${this.tag}] Gateways: MOSAIC_GATEWAY_STORE=${retired.location} (the plugin's store option; tier '${tier}'). Those with cutover live and the target URL (targetUrl, MOSAIC_GATEWAY_TARGET_URL) switch by themselves; the others refuse writes until restarted on it`);
       }
       return { runId: this.runId, state: 'retired', retired, configuration };
     } catch (error) {
