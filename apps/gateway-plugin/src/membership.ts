@@ -22,6 +22,12 @@ export interface MembershipOptions {
   /** How long a freeze waits for this gateway's writes in flight before it acknowledges. */
   readonly drainMs: number;
   readonly heartbeatMs?: number;
+  /**
+   * With no heartbeat answered for this long (a store that stopped answering: no error, just
+   * silence), writes are refused until it answers. Default max(3 x heartbeatMs, 3 s): well within
+   * the 15 s a freezer counts a silent gateway as live and waits for it.
+   */
+  readonly contactTimeoutMs?: number;
   readonly log: FastifyBaseLogger;
 }
 
@@ -47,6 +53,8 @@ export class Membership {
   #pending: Promise<void> | undefined;
   #ackedFreezeId: string | null = null;
   #closed = false;
+  #lastContact = Date.now();
+  #watchdog: NodeJS.Timeout | undefined;
   /** The target URL a job of this gateway migrated to: only this gateway knows its password. */
   #knownTarget: string | undefined;
   /** This gateway's own job chose `cutover: 'live'`. */
@@ -70,6 +78,7 @@ export class Membership {
     await m.#apply(view);
     await m.#listen();
     m.#schedule();
+    m.#watch();
     return m;
   }
 
@@ -97,6 +106,7 @@ export class Membership {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#watchdog);
     await this.#running.catch(() => {});
     await this.#listener?.close().catch(() => {});
     await deregisterGateway(this.#handle.database, this.#gatewayId).catch(() => {});
@@ -108,6 +118,18 @@ export class Membership {
     const every = this.#handle.frozenBy.includes(CONTACT) ? 500 : (this.#options.heartbeatMs ?? HEARTBEAT_EVERY_MS);
     this.#timer = setTimeout(() => void this.poke().finally(() => this.#schedule()), every);
     this.#timer.unref();
+  }
+
+  /** Fail closed on silence: a heartbeat that neither answers nor fails (a store that stopped sending). */
+  #watch(): void {
+    const heartbeatMs = this.#options.heartbeatMs ?? HEARTBEAT_EVERY_MS;
+    const limit = this.#options.contactTimeoutMs ?? Math.max(3 * heartbeatMs, 3000);
+    this.#watchdog = setInterval(() => {
+      if (Date.now() - this.#lastContact <= limit || this.#handle.frozenBy.includes(CONTACT)) return;
+      this.#options.log.warn(`mosaic storage: the store has not answered a heartbeat for ${Math.round((Date.now() - this.#lastContact) / 1000)} s; writes refused until it does`);
+      this.#handle.freeze(CONTACT);
+    }, Math.min(500, limit));
+    this.#watchdog.unref();
   }
 
   async #listen(): Promise<void> {
@@ -125,6 +147,7 @@ export class Membership {
     if (this.#closed) return;
     try {
       const view = await heartbeat(this.#handle.database, this.#gatewayId);
+      this.#lastContact = Date.now();
       if (this.#handle.frozenBy.includes(CONTACT)) this.#options.log.info('mosaic storage: in contact with the store again');
       await this.#apply(view);
     } catch (error) {
@@ -196,6 +219,7 @@ export class Membership {
       handle.switchTo(target, moved.tier as Tier);
       this.#gatewayId = view.gatewayId;
       this.#ackedFreezeId = null;
+      this.#lastContact = Date.now();
       await this.#listen();
       await this.#apply(view); // thaws: the target is open
       this.#options.log.info(`mosaic storage: live cutover: now serving the ${moved.tier} tier at ${moved.location}`);

@@ -38,6 +38,8 @@ export interface MosaicStorageOptions {
   targetUrl?: string | undefined;
   /** How often the gateway heartbeats and reads the store state (the fallback for LISTEN). Default HEARTBEAT_EVERY_MS (3 s). */
   heartbeatMs?: number;
+  /** No heartbeat answered for this long: writes refused until the store answers (fail closed). Default max(3 x heartbeatMs, 3 s). */
+  contactTimeoutMs?: number;
   /** Bound on the store-wide freeze of a job (writes in flight, gateways' acknowledgements). Default 30. */
   freezeTimeoutSeconds?: number;
   /** Default bound of a job's wait for the run lock on its target (a job's body may set its own). Default 30. */
@@ -108,7 +110,7 @@ const mosaicStorage: FastifyPluginAsync<MosaicStorageOptions> = async (app: Fast
   const drainMs = (options.writeDrainSeconds ?? 10) * 1000;
   let membership: Membership;
   try {
-    membership = await Membership.join(handle, { cutover, targetUrl: options.targetUrl, valkeyUrl: options.valkeyUrl, drainMs, heartbeatMs: options.heartbeatMs, log: app.log });
+    membership = await Membership.join(handle, { cutover, targetUrl: options.targetUrl, valkeyUrl: options.valkeyUrl, drainMs, heartbeatMs: options.heartbeatMs, contactTimeoutMs: options.contactTimeoutMs, log: app.log });
   } catch (error) {
     await store.close();
     throw error;

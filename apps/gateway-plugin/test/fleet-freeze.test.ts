@@ -19,6 +19,8 @@ import { hashToken } from '../src/index.js';
 const LOOPS = Number(process.env.MOSAIC_TEST_LOOPS ?? 1);
 const SCALE = Number(process.env.MOSAIC_TEST_SCALE ?? 2);
 const CLI = `${ROOT}apps/cli/bin/mosaic.js`;
+/** Time limits grow with the seed scale (scale 1000: a million rows to seed, copy and verify). */
+const SLOW = Math.max(1, SCALE / 100);
 
 const running = new Set<DevGateway>();
 const clients = new Set<postgres.Sql>();
@@ -119,9 +121,9 @@ describe('three dev gateways on one PostgreSQL 15 store, a migration to PostgreS
         const [row] = await state`select state from mosaic.store_state`;
         if (row?.['state'] === 'frozen') sqlRefusal ??= await sqlWriteError(source);
         return row?.['state'] !== 'open' && row !== undefined;
-      }, 60_000, 5);
+      }, 60_000 * SLOW, 5);
       let job: { state: string; error: unknown; report: { fence?: { configuration?: { line: string } } } } | undefined;
-      await until('the job to end', async () => (job = await adminGet(gws[0]!, `/migrations/${id}`, issueToken(target))).state !== 'running', 120_000, 100);
+      await until('the job to end', async () => (job = await adminGet(gws[0]!, `/migrations/${id}`, issueToken(target))).state !== 'running', 120_000 * SLOW, 100);
       expect(job!.state, JSON.stringify(job!.error)).toBe('succeeded');
       expect(job!.report.fence?.configuration?.line).toContain(`MOSAIC_GATEWAY_STORE=${redactUrl(target)}`);
       if (sqlRefusal !== undefined) expect(sqlRefusal).toBe('MOSFZ');
@@ -151,7 +153,7 @@ describe('three dev gateways on one PostgreSQL 15 store, a migration to PostgreS
     }
     expect(windows).toHaveLength(LOOPS);
     console.info(`[fleet-freeze] live cutover: ${LOOPS}/${LOOPS} rounds, write-unavailable windows (ms): ${windows.join(', ')}`);
-  }, 60_000 + LOOPS * 180_000);
+  }, (60_000 + LOOPS * 180_000) * SLOW);
 
   it('the CLI as the migrator (restart mode): gateways stay frozen (503) after the run, fresh gateways on the target serve; no 2xx write lost', async () => {
     const source = await createTestDatabase('mosaic_test', 'standalone');
