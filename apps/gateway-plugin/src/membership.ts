@@ -59,6 +59,8 @@ export class Membership {
   #knownTarget: string | undefined;
   /** This gateway's own job chose `cutover: 'live'`. */
   #liveByJob = false;
+  /** Said once per retirement, not at every heartbeat. */
+  #saidNoTarget = false;
 
   private constructor(handle: StoreHandle, options: MembershipOptions, gatewayId: string) {
     this.#handle = handle;
@@ -203,6 +205,8 @@ export class Membership {
     if (!moved || this.#closed) return false;
     const url = this.#knownTarget;
     if (!url || redactUrl(url) !== moved.location) {
+      if (this.#saidNoTarget) return false;
+      this.#saidNoTarget = true;
       this.#options.log.warn(`mosaic storage: live cutover needs the target's URL (${moved.location}) with its password: configure targetUrl (MOSAIC_GATEWAY_TARGET_URL for the dev gateway), or restart with ${configurationChange(moved).line}`);
       return false;
     }

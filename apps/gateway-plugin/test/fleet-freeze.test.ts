@@ -123,7 +123,7 @@ describe('three dev gateways on one PostgreSQL 15 store, a migration to PostgreS
         return row?.['state'] !== 'open' && row !== undefined;
       }, 60_000 * SLOW, 5);
       let job: { state: string; error: unknown; report: { fence?: { configuration?: { line: string } } } } | undefined;
-      await until('the job to end', async () => (job = await adminGet(gws[0]!, `/migrations/${id}`, issueToken(target))).state !== 'running', 120_000 * SLOW, 100);
+      await until('the job to end', async () => (job = await adminGet<NonNullable<typeof job>>(gws[0]!, `/migrations/${id}`, issueToken(target))).state !== 'running', 120_000 * SLOW, 100);
       expect(job!.state, JSON.stringify(job!.error)).toBe('succeeded');
       expect(job!.report.fence?.configuration?.line).toContain(`MOSAIC_GATEWAY_STORE=${redactUrl(target)}`);
       if (sqlRefusal !== undefined) expect(sqlRefusal).toBe('MOSFZ');
@@ -206,7 +206,7 @@ describe('three dev gateways on one PostgreSQL 15 store, a migration to PostgreS
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     let job: { state: string; error: unknown } | undefined;
-    await until('the job to end', async () => (job = await adminGet(gws[0]!, `/migrations/${id}`, issueToken(target))).state !== 'running', 120_000, 200);
+    await until('the job to end', async () => (job = await adminGet<NonNullable<typeof job>>(gws[0]!, `/migrations/${id}`, issueToken(target))).state !== 'running', 120_000, 200);
     expect(job!.state, JSON.stringify(job!.error)).toBe('succeeded');
     // The freeze waited for the dead gateway until its heartbeat was 15 s old (DEFAULT_LIVE_WITHIN_MS), no longer.
     const tookMs = Date.now() - killedAt;
