@@ -89,6 +89,7 @@ async function expectRefusedStart(source: string, target: string): Promise<void>
   expect(error.output).toContain(redactUrl(target));
   expect(error.output).toContain(`mosaic storage unfence --url ${redactUrl(source)}`);
   expect(error.output).not.toMatch(/Mosaic dev gateway on/);
+  if (process.env.MOSAIC_TEST_SHOW_REFUSAL) console.info(error.output);
 }
 
 afterEach(async () => {
@@ -126,7 +127,7 @@ describe('three dev gateways on one PostgreSQL 15 store, a migration to PostgreS
       await until('the job to end', async () => (job = await adminGet<NonNullable<typeof job>>(gws[0]!, `/migrations/${id}`, issueToken(target))).state !== 'running', 120_000 * SLOW, 100);
       expect(job!.state, JSON.stringify(job!.error)).toBe('succeeded');
       expect(job!.report.fence?.configuration?.line).toContain(`MOSAIC_GATEWAY_STORE=${redactUrl(target)}`);
-      if (sqlRefusal !== undefined) expect(sqlRefusal).toBe('MOSFZ');
+      expect(sqlRefusal, 'a plain SQL insert while the source was frozen').toBe('MOSFZ');
       expect(await sqlWriteError(source)).toBe('MOSRT'); // retired: refused for good
 
       // Every gateway hears the retirement and switches app.mosaicStore to the target.
