@@ -5,6 +5,10 @@
 //                           a missing PGlite directory is created and seeded, anything else is served as is
 //   MOSAIC_GATEWAY_PORT     port on 127.0.0.1 (default 8787; 0 picks a free one)
 //   MOSAIC_GATEWAY_CUTOVER  live | restart (the plugin's cutover option; default restart)
+//   MOSAIC_GATEWAY_TARGET_URL  for live cutover in a gateway that does not run the migration: the
+//                           target's URL with its password (the store records it redacted only)
+//   MOSAIC_GATEWAY_HEARTBEAT_MS  how often it heartbeats and reads the store state (default 3000)
+//   MOSAIC_GATEWAY_SKIP_BUILD=1  serve the current dist/ without building (tests that build once)
 //
 // It builds the workspace first, under an exclusive lock held until it serves: several gateways
 // started at once take turns, the first one builds, the others find the build current (an Nx
@@ -50,8 +54,9 @@ function takeBuildLock() {
   });
 }
 
-const releaseBuildLock = await takeBuildLock();
-const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], { cwd: root, stdio: ['ignore', 2, 2], env: { ...process.env, NX_DAEMON: 'false' } });
+const skipBuild = process.env.MOSAIC_GATEWAY_SKIP_BUILD === '1';
+const releaseBuildLock = skipBuild ? () => {} : await takeBuildLock();
+const build = skipBuild ? { status: 0 } : spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], { cwd: root, stdio: ['ignore', 2, 2], env: { ...process.env, NX_DAEMON: 'false' } });
 if (build.status !== 0) {
   say('the build failed: see above.');
   process.exit(1);
@@ -89,8 +94,13 @@ async function prepareStore() {
       const [row] = await db.query(
         "insert into admin_tokens (user_id, label, token_hash, expires_at) select id, 'npm run gateway', $1::text, now() + interval '1 day' from users order by id limit 1 returning id",
         [hashToken(token)],
-      );
+      ).catch((error) => {
+        // A frozen or retired store refuses the token (the plugin then says what to do about it).
+        if (error.sqlState === 'MOSFZ' || error.sqlState === 'MOSRT') return [{ refused: error.sqlState }];
+        throw error;
+      });
       if (!row) say(`the store ${detected.location} has no users: no admin token was issued (seed it with "mosaic storage seed").`);
+      else if (row.refused) say(`the store ${detected.location} refuses writes (${row.refused === 'MOSFZ' ? 'frozen for a migration' : 'retired'}): no admin token was issued.`);
     }
     return detected;
   } finally {
@@ -100,10 +110,14 @@ async function prepareStore() {
 
 const app = Fastify({ logger: true });
 try {
-  await app.register(mosaicStoragePlugin, { store, tier: found.tier, valkeyUrl: process.env.MOSAIC_VALKEY_URL, cutover });
+  await app.register(mosaicStoragePlugin, {
+    store, tier: found.tier, valkeyUrl: process.env.MOSAIC_VALKEY_URL, cutover,
+    targetUrl: process.env.MOSAIC_GATEWAY_TARGET_URL || undefined,
+    ...(process.env.MOSAIC_GATEWAY_HEARTBEAT_MS ? { heartbeatMs: Number(process.env.MOSAIC_GATEWAY_HEARTBEAT_MS) } : {}),
+  });
 } catch (error) {
   releaseBuildLock();
-  say(error.message);
+  say(`${error.code ? `${error.code}: ` : ''}${error.message}`);
   process.exit(1);
 }
 

@@ -14,6 +14,7 @@ export const ERROR_SOURCES = [
   { project: 'packages/copy-engine', declared: unionCodes('CopyEngineErrorCode') },
   { project: 'packages/verify', declared: unionCodes('VerifyErrorCode') },
   { project: 'packages/seed', declared: unionCodes('SeedErrorCode') },
+  { project: 'packages/write-freeze', declared: unionCodes('WriteFreezeErrorCode') },
 ];
 
 /** The string literals of `export type <name> = 'A' | 'B' ...;` in the project's src/errors.ts. */

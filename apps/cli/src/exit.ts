@@ -4,6 +4,7 @@ import type { CopyEngineErrorCode } from '@mosaic/copy-engine';
 import type { SchemaErrorCode } from '@mosaic/schema';
 import type { SeedErrorCode } from '@mosaic/seed';
 import type { VerifyErrorCode } from '@mosaic/verify';
+import type { WriteFreezeErrorCode } from '@mosaic/write-freeze';
 import type { CliErrorCode } from './errors.js';
 
 /** Exit statuses of the mosaic command (DESIGN section 4). */
@@ -18,7 +19,7 @@ export const EXIT = {
 export type ExitStatus = (typeof EXIT)[keyof typeof EXIT];
 
 /** Every code an error can carry to the CLI: the packages' own unions and the CLI's. */
-export type ErrorCode = ConnectionErrorCode | SchemaErrorCode | AdvisoryLockErrorCode | CopyEngineErrorCode | VerifyErrorCode | SeedErrorCode | CliErrorCode;
+export type ErrorCode = ConnectionErrorCode | SchemaErrorCode | AdvisoryLockErrorCode | CopyEngineErrorCode | VerifyErrorCode | SeedErrorCode | WriteFreezeErrorCode | CliErrorCode;
 
 /**
  * The exit status of every code. `satisfies Record<ErrorCode, ...>`: a code added to any
@@ -53,6 +54,11 @@ const STATUS_BY_CODE = {
   DOWNGRADE_DROPS_EMBEDDINGS: EXIT.PRECONDITION,
   TARGET_NO_SCHEMA: EXIT.PRECONDITION,
   POOLER_DETECTED: EXIT.PRECONDITION,
+  STORE_FROZEN: EXIT.PRECONDITION,
+  STORE_RETIRED: EXIT.PRECONDITION,
+  FREEZE_BLOCKED: EXIT.PRECONDITION,
+  FREEZE_ACK_TIMEOUT: EXIT.PRECONDITION,
+  FREEZE_NOT_PERMITTED: EXIT.PRECONDITION,
   // The target differs from the source.
   VERIFY_DIFFERENCES: EXIT.VERIFY_DIFFERENCES,
   // Something failed on the way: a re-run (after the fix the message names) goes on.
@@ -71,6 +77,9 @@ const STATUS_BY_CODE = {
   COPY_STALLED: EXIT.FAILURE,
   COPY_MISMATCH: EXIT.FAILURE,
   CONSTRAINT_FAILED: EXIT.FAILURE,
+  FREEZE_LOST: EXIT.FAILURE,
+  LIFT_BLOCKED: EXIT.FAILURE,
+  FREEZE_ABORTED: EXIT.FAILURE,
   UNEXPECTED: EXIT.FAILURE,
 } as const satisfies Record<ErrorCode, ExitStatus>;
 

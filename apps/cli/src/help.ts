@@ -53,6 +53,10 @@ const EXAMPLES = {
         '    --overwrite-target-changes',
     ],
   ],
+  unfence: [
+    ['roll back a migration: the old (retired) store takes writes again; asks first', '$0 storage unfence --url /var/lib/mosaic/data'],
+    ['lift the freeze a killed migrate-tier left on a PostgreSQL source, no prompt, as JSON', '$0 storage unfence --url "$SOURCE" --yes --json'],
+  ],
   verify: [
     TARGET_NOTE,
     ['the default store against the target: counts, checksums, target rules', '$0 storage verify --target-url "$TARGET"'],
@@ -86,5 +90,17 @@ export const MIGRATE_EPILOGUE = [
   'Runs are idempotent: a stopped run resumes where it stopped, a finished one converges (deletes',
   'and upserts), unless the target was written since it finished (exit 3).',
   'A second run on the same target waits for the Mosaic lock and says who holds it.',
+  'The source is frozen (it refuses every write) from before the snapshot to the end of the run:',
+  'a failed or cancelled run lifts the freeze; a verified run retires the source for good and',
+  'prints the configuration change; with --no-verify it stays frozen until a verified re-run',
+  'retires it or "mosaic storage unfence" lifts it. --dry-run freezes nothing.',
   'Operator guide: docs/migrating-to-federated.md.',
+].join('\n');
+
+/** Closing note of `unfence --help`. */
+export const UNFENCE_EPILOGUE = [
+  'A verified migrate-tier retires its source: every write to it is refused (SQLSTATE MOSRT) and',
+  'gateways refuse to start on it. unfence undoes that for an operator who rolls back, and lifts',
+  'the freeze (SQLSTATE MOSFZ) a killed run left behind. It refuses (exit 3) while a live run',
+  'holds the freeze: stopping that run lifts it.',
 ].join('\n');

@@ -7,10 +7,11 @@ import { initCommand } from './commands/init.js';
 import { migrateTierCommand } from './commands/migrate-tier.js';
 import { seedCommand } from './commands/seed.js';
 import { statusCommand } from './commands/status.js';
+import { unfenceCommand } from './commands/unfence.js';
 import { verifyCommand } from './commands/verify.js';
 import { defaultLocation } from './defaults.js';
 import { describeError } from './errors.js';
-import { EPILOGUE, examples, MIGRATE_EPILOGUE } from './help.js';
+import { EPILOGUE, examples, MIGRATE_EPILOGUE, UNFENCE_EPILOGUE } from './help.js';
 import { EXIT } from './exit.js';
 import { createOutput } from './output.js';
 import type { Output } from './output.js';
@@ -105,12 +106,13 @@ export async function main(argv: string[]): Promise<number> {
               .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for another run (the Mosaic lock, a PGlite source), or for a lock any statement of the run waits on; default: wait' })
               .option('verify', { type: 'boolean', default: true, describe: 'Verify the target against the source at the end (--no-verify skips it)' })
               .option('overwrite-target-changes', { type: 'boolean', default: false, describe: 'Re-run even if the target was written since its finished migration: those writes are replaced by the source (refused otherwise, exit 3)' })
+              .option('freeze-timeout', { type: 'number', default: 30, describe: 'Seconds to wait, when freezing the source, for writes in flight and for every live gateway to acknowledge; then lift the freeze and give up (exit 3)' })
               .example(examples('migrate-tier'))
               .epilogue(MIGRATE_EPILOGUE),
           (a) => schedule(a.json, (out) => migrateTierCommand({
             to: a.to as Tier, source: a.source ?? defaultLocation(), targetUrl: a['target-url'], dryRun: a['dry-run'], yes: a.yes,
             batchSize: a['batch-size'], jobs: a.jobs, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'], verify: a.verify,
-            overwriteTargetChanges: a['overwrite-target-changes'],
+            overwriteTargetChanges: a['overwrite-target-changes'], freezeTimeout: a['freeze-timeout'],
           }, out)),
         )
         .command(
@@ -125,8 +127,21 @@ export async function main(argv: string[]): Promise<number> {
               .example(examples('verify')),
           (a) => schedule(a.json, (out) => verifyCommand({ source: a.source ?? defaultLocation(), targetUrl: a['target-url'], lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'] }, out)),
         )
+        .command(
+          'unfence',
+          'Let a store take writes again: undo the fence of a migrated (retired) store, or the freeze a killed run left',
+          (y) =>
+            y
+              .option('url', { type: 'string', describe: 'PostgreSQL URL or PGlite directory (default: $MOSAIC_DATABASE_URL, else $MOSAIC_HOME/data)' })
+              .option('yes', { type: 'boolean', default: false, describe: 'Do not ask for confirmation when the store is retired (required when stdin is not a terminal)' })
+              .option('lock-timeout', { type: 'number', describe: 'Give up (exit 3) after this many seconds waiting for a PGlite store another process has open; also bounds the wait for sessions holding its tables (default 30)' })
+              .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
+              .example(examples('unfence'))
+              .epilogue(UNFENCE_EPILOGUE),
+          (a) => schedule(a.json, (out) => unfenceCommand({ url: a.url ?? defaultLocation(), yes: a.yes, lockTimeout: a['lock-timeout'], connectTimeout: a['connect-timeout'] }, out)),
+        )
         .example(examples('storage'))
-        .demandCommand(1, 'Name a storage command: status, init, seed, migrate-tier, verify.'),
+        .demandCommand(1, 'Name a storage command: status, init, seed, migrate-tier, verify, unfence.'),
     )
     .demandCommand(1, 'Name a command, e.g. "mosaic storage init --help".')
     .example(examples('mosaic'))

@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '@mosaic/connection';
 import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
-import { digests, expectMigrated, initSeed, query } from './migrate-helpers.js';
+import { digests, expectMigrated, initSeed, query, unfenceSource } from './migrate-helpers.js';
 import { expectOneCleanLine, runCli } from './run-cli.js';
 
 const migrate = (source: string, target: string, ...extra: string[]) =>
   runCli(['storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', target, '--yes', ...extra]);
 
-/** Runs SQL in a store (PGlite directory or PostgreSQL), as an application writing to it would. */
+/**
+ * Runs SQL in a store (PGlite directory or PostgreSQL), as an application writing to it would,
+ * after the operator rolled back: a verified run retired the source (it refuses writes).
+ */
 async function write(location: string, sql: string): Promise<void> {
+  await unfenceSource(location);
   const db = await openDatabase(location);
   try {
     await db.exec(sql);

@@ -15,6 +15,15 @@ export async function initSeed(location: string, tier: string, scale = 3, seed =
   expect(seeded.status, seeded.stderr).toBe(0);
 }
 
+/**
+ * The operator's rollback of a verified migration: its source was retired (it refuses writes);
+ * `mosaic storage unfence` lets it take writes again, as a test that edits a migrated source needs.
+ */
+export async function unfenceSource(location: string): Promise<void> {
+  const result = await runCli(['storage', 'unfence', '--url', location, '--yes']);
+  expect(result.status, result.stderr).toBe(0);
+}
+
 export async function digests(location: string, excludeEmbedding: boolean): Promise<Record<string, string>> {
   const db = await openDatabase(location);
   try {

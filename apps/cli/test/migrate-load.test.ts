@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadDdl, SKIPPED_TABLES } from '@mosaic/schema';
 import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
-import { expectMigrated, initSeed, presentLoadDdl, query } from './migrate-helpers.js';
+import { expectMigrated, initSeed, presentLoadDdl, query, unfenceSource } from './migrate-helpers.js';
 import { runCli } from './run-cli.js';
 
 const migrate = (source: string, target: string, ...extra: string[]) =>
@@ -90,6 +90,7 @@ describe('a re-run onto a finished target (converge)', () => {
     const [edited] = await query<{ id: string }>(source, `select id::text from messages where id <> '${child!.id}' order by id desc limit 1`);
     const [untouched] = await query<{ id: string }>(source, `select id::text from messages where id not in ('${child!.id}', '${edited!.id}') and parent_id is null order by id limit 1`);
     const [before] = await query<{ xmin: string }>(target, `select xmin::text from messages where id = '${untouched!.id}'`);
+    await unfenceSource(source); // the verified run retired it
     await query(source, `update messages set parent_id = null where id = '${child!.id}';
       update messages set content = content || ' (edited)', tool_calls = '{"a": 2406.60}' where id = '${edited!.id}'`);
 
@@ -110,6 +111,7 @@ describe('a re-run onto a finished target (converge)', () => {
     await initSeed(source, 'standalone', 3);
     const target = await createTestDatabase();
     expect((await migrate(source, target)).status).toBe(0);
+    await unfenceSource(source); // the verified run retired it
     await query(source, "update messages set content = content || ' (edited)' where id = (select id from messages order by id limit 1)");
 
     const crashed = await runCli(['storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', target, '--yes', '--batch-size', '100'], { MOSAIC_FAILPOINT: 'chunk:messages:1' });

@@ -12,7 +12,7 @@ describe('what each publishable package ships (npm pack --dry-run)', () => {
   it('finds every package but the private test harness', () => {
     expect(packages.map((p) => p.dir)).toEqual([
       'packages/advisory-lock', 'packages/connection', 'packages/copy-engine', 'packages/schema', 'packages/seed',
-      'packages/tier-detect', 'packages/verify', 'apps/cli', 'apps/gateway-plugin',
+      'packages/tier-detect', 'packages/verify', 'packages/write-freeze', 'apps/cli', 'apps/gateway-plugin',
     ]);
   });
 

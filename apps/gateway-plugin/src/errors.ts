@@ -1,7 +1,7 @@
 import { MosaicError } from '@mosaic/connection';
 
 /** Why the plugin refuses to start; `code` is stable, `message` says what to do. */
-export type GatewayStartupCode = 'NO_SCHEMA' | 'SCHEMA_TOO_NEW' | 'TIER_MISMATCH' | 'UNFINISHED_MIGRATION';
+export type GatewayStartupCode = 'NO_SCHEMA' | 'SCHEMA_TOO_NEW' | 'TIER_MISMATCH' | 'UNFINISHED_MIGRATION' | 'STORE_MOVED';
 
 export class GatewayStartupError extends MosaicError<GatewayStartupCode> {
   override readonly name = 'GatewayStartupError';
@@ -18,8 +18,11 @@ export class GatewayJobError extends MosaicError<GatewayJobCode> {
   override readonly name = 'GatewayJobError';
 }
 
-/** A write refused through `app.mosaicStore.write()`. */
-export type GatewayWriteCode = 'WRITES_FROZEN';
+/**
+ * A write refused through `app.mosaicStore.write()`: a migration's freeze (for now), or a store
+ * that was retired (for good: it moved; the message names where).
+ */
+export type GatewayWriteCode = 'WRITES_FROZEN' | 'WRITES_RETIRED';
 
 /**
  * Carries `statusCode` and `headers`, which Fastify's default error handler turns into the

@@ -4,10 +4,11 @@ import type { AdvisoryLockErrorCode } from '@mosaic/advisory-lock';
 import type { CopyEngineErrorCode } from '@mosaic/copy-engine';
 import type { SchemaErrorCode } from '@mosaic/schema';
 import type { VerifyErrorCode } from '@mosaic/verify';
+import type { WriteFreezeErrorCode } from '@mosaic/write-freeze';
 import type { GatewayJobCode, GatewayWriteCode } from './errors.js';
 
 /** Every code an admin route or a job can end with. */
-export type AdminErrorCode = ConnectionErrorCode | SchemaErrorCode | AdvisoryLockErrorCode | CopyEngineErrorCode | VerifyErrorCode | GatewayJobCode | GatewayWriteCode | 'UNEXPECTED';
+export type AdminErrorCode = ConnectionErrorCode | SchemaErrorCode | AdvisoryLockErrorCode | CopyEngineErrorCode | VerifyErrorCode | WriteFreezeErrorCode | GatewayJobCode | GatewayWriteCode | 'UNEXPECTED';
 
 /**
  * The HTTP status of every code. `satisfies Record<AdminErrorCode, ...>`: a code added to any
@@ -42,6 +43,7 @@ const HTTP_STATUS_BY_CODE = {
   WRITES_IN_FLIGHT: 409,
   JOB_CANCELLED: 409,
   WRITES_FROZEN: 503,
+  WRITES_RETIRED: 503,
   AUTH_FAILED: 502,
   DATABASE_NOT_FOUND: 502,
   CONNECTION_REFUSED: 502,
@@ -58,6 +60,8 @@ const HTTP_STATUS_BY_CODE = {
   COPY_MISMATCH: 500,
   CONSTRAINT_FAILED: 500,
   UNEXPECTED: 500,
+  // @mosaic/write-freeze: another run's freeze, a retired store, writers or gateways that did not stop in time: 409; the fence itself failed: 500.
+  STORE_FROZEN: 409, STORE_RETIRED: 409, FREEZE_BLOCKED: 409, FREEZE_ACK_TIMEOUT: 409, FREEZE_NOT_PERMITTED: 409, FREEZE_LOST: 500, LIFT_BLOCKED: 500, FREEZE_ABORTED: 500,
 } as const satisfies Record<AdminErrorCode, number>;
 
 /** The HTTP status for an error thrown by an admin route: a Mosaic code's, else Fastify's own 4xx, else 500. */

@@ -1,20 +1,29 @@
 import { randomUUID } from 'node:crypto';
-import { isMosaicError, openDatabase, redactText, redactUrl } from '@mosaic/connection';
+import { hostname } from 'node:os';
+import { isMosaicError, openDatabase, parseLocation, redactText, redactUrl } from '@mosaic/connection';
 import type { Database } from '@mosaic/connection';
 import type { HeldLock } from '@mosaic/advisory-lock';
 import { execute, migrationSummary, prepare } from '@mosaic/copy-engine';
 import type { CopyEvent } from '@mosaic/copy-engine';
 import type { Tier } from '@mosaic/schema';
 import { compare } from '@mosaic/verify';
+import { freezeStore } from '@mosaic/write-freeze';
+import type { Freeze } from '@mosaic/write-freeze';
 import { GatewayJobError } from './errors.js';
+import type { Membership } from './membership.js';
+import { configurationChange } from './store.js';
 import type { StoreHandle } from './store.js';
 
 export type JobState = 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 /** Where a running job is: what a cancel interrupts. */
-export type JobStep = 'draining-writes' | 'preparing' | 'waiting-for-lock' | 'copying' | 'verifying' | 'ended';
+export type JobStep = 'draining-writes' | 'preparing' | 'waiting-for-lock' | 'freezing' | 'copying' | 'verifying' | 'ended';
 
-/** How gateways move to the target after a verified run: recorded and reported (the switch itself is not implemented yet). */
+/**
+ * How gateways move to the target after a verified run (PostgreSQL store): `live` switches
+ * app.mosaicStore in every gateway that knows the target URL and thaws; `restart` keeps them
+ * refusing writes until restarted on the new configuration.
+ */
 export type Cutover = 'live' | 'restart';
 
 /** What the SSE stream sends: the copy engine's events, then one final report (with the job's error, if it did not succeed). */
@@ -52,6 +61,8 @@ export interface JobLimits {
   writeDrainMs: number;
   /** Finished jobs kept for GET /migrations; older ones are forgotten. */
   keepFinished: number;
+  /** Bound on the store-wide freeze's waits (writes in flight elsewhere, gateways' acknowledgements). Default 30 s. */
+  freezeTimeoutMs?: number;
 }
 
 /** The per-job handles a cancel needs; not part of the job's JSON. */
@@ -71,17 +82,21 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * however it ends.
  */
 export class JobManager {
-  readonly #db: Database;
   readonly #store: StoreHandle;
+  #membership: Membership | undefined;
   readonly #limits: JobLimits;
   readonly #jobs = new Map<string, Job>();
   readonly #controls = new Map<string, Control>();
   readonly #listeners = new Map<string, Set<(event: JobEvent) => void>>();
 
-  constructor(db: Database, store: StoreHandle, limits: JobLimits) {
-    this.#db = db;
+  constructor(store: StoreHandle, limits: JobLimits) {
     this.#store = store;
     this.#limits = limits;
+  }
+
+  /** The gateway's membership in its store: its own freeze is acknowledged and cut over through it. */
+  attach(membership: Membership): void {
+    this.#membership = membership;
   }
 
   get running(): Job | undefined {
@@ -156,6 +171,8 @@ export class JobManager {
 
   async #run(job: Job, request: StartMigration, signal: AbortSignal, control: () => Control): Promise<void> {
     let target: Database | undefined;
+    let freeze: Freeze | undefined;
+    const source = this.#store.database;
     const checkpoint = () => signal.throwIfAborted();
     try {
       if (!request.dryRun) {
@@ -170,13 +187,18 @@ export class JobManager {
       checkpoint();
       const options = { to: request.to, batchSize: 50_000, jobs: 2 };
       if (request.dryRun) {
-        job.report = migrationSummary(await prepare(this.#db, target, options), undefined, true);
+        job.report = migrationSummary(await prepare(source, target, options), undefined, true);
         checkpoint();
       } else {
-        await prepare(this.#db, target, options); // refusals happen before anything is written
+        await prepare(source, target, options); // refusals happen before anything is written
         checkpoint();
         job.step = 'waiting-for-lock';
-        const { plan, report } = await execute(this.#db, target, {
+        // A store other processes write to (PostgreSQL) is frozen for every writer, as the CLI
+        // does: under the target lock, before the snapshot (DESIGN 5.10). A PGlite store is this
+        // process's alone: the handle's freeze above covers every writer.
+        const storeWide = source.capabilities.otherClients;
+        const timeout = this.#limits.freezeTimeoutMs ?? 30_000;
+        const { plan, report } = await execute(source, target, {
           ...options,
           lockTimeoutSeconds: request.lockTimeoutSeconds,
           onWait: checkpoint, // called every few seconds while another run holds the lock: a cancel ends the wait
@@ -186,6 +208,18 @@ export class JobManager {
             if (signal.aborted) void lock.release().catch(() => {});
             return () => { control().lock = undefined; };
           },
+          ...(storeWide ? {
+            afterLock: async () => {
+              job.step = 'freezing';
+              freeze = await freezeStore(source, {
+                runId: job.id, by: `gateway ${this.#membership?.gatewayId ?? '?'} on ${hostname()} pid ${process.pid}`,
+                lockTimeoutMs: timeout, ackTimeoutMs: timeout, signal,
+                // This gateway acknowledges through its membership like the others; look at once.
+                reportEveryMs: 200, onWaiting: () => void this.#membership?.poke(),
+              });
+              job.step = 'copying';
+            },
+          } : {}),
           hooks: { onEvent: (e) => this.#emit(job, e) },
         });
         // Kept whether or not the run succeeded: the per-table statuses say what was copied.
@@ -193,10 +227,18 @@ export class JobManager {
         checkpoint();
         if (!report.ok) throw report.error;
         job.step = 'verifying';
-        const verification = await compare(this.#db, target);
+        const verification = await compare(source, target);
         job.report = { ...migrationSummary(plan, report), cutover: job.cutover, verification };
         checkpoint();
         if (!verification.ok) throw new GatewayJobError('VERIFY_DIFFERENCES', 'Verification found differences: see the report.');
+        if (freeze) {
+          const retired = await freeze.retire({ tier: request.to, location: parseLocation(request.targetUrl) });
+          freeze = undefined;
+          job.report = { ...(job.report as object), fence: { state: 'retired', retired, configuration: configurationChange(retired) } };
+          // Every gateway hears it through the store state; this one knows the target's password.
+          this.#membership?.knowTarget(request.targetUrl, job.cutover === 'live');
+          await this.#membership?.poke();
+        }
       }
       job.state = 'succeeded';
     } catch (error) {
@@ -205,6 +247,11 @@ export class JobManager {
       const e = cause as { message?: unknown };
       job.error = { code: isMosaicError(cause) ? cause.code : 'UNEXPECTED', message: redactText(String(e?.message ?? cause).split('\n')[0] ?? '') };
       job.state = signal.aborted ? 'cancelled' : 'failed';
+      if (freeze) {
+        // A failed or cancelled run: the store takes writes again (every gateway hears it).
+        await freeze.lift().catch(() => {});
+        await this.#membership?.poke();
+      }
     } finally {
       // Thawed in the same tick the job's end becomes visible: whoever sees it ended can write.
       this.#store.thaw(job.id);

@@ -11,7 +11,8 @@ import { JobManager } from './jobs.js';
 import type { Cutover, JobEvent } from './jobs.js';
 import { httpStatusFor } from './http-status.js';
 import { checkStore } from './startup.js';
-import { StoreHandle } from './store.js';
+import { Membership } from './membership.js';
+import { configurationChange, StoreHandle } from './store.js';
 import type { MosaicStore } from './store.js';
 
 export interface MosaicStorageOptions {
@@ -23,8 +24,24 @@ export interface MosaicStorageOptions {
   valkeyUrl?: string | undefined;
   /** Seconds a frozen write is told to wait (Retry-After). Default 30. */
   retryAfterSeconds?: number;
-  /** How gateways move to a verified target: `restart` (default) or `live`. Recorded on each job; a job's body may choose its own. */
+  /**
+   * How this gateway follows a verified migration of its store: `restart` (default: writes stay
+   * refused until it is restarted on the new store) or `live` (app.mosaicStore switches to the
+   * target and writes flow again). Also the default of a job's own `cutover`.
+   */
   cutover?: Cutover;
+  /**
+   * For `cutover: 'live'` in a gateway that does not run the migration itself: the target's URL
+   * with its password (the store records it redacted only). Used only if its redacted form is the
+   * location the retired store names. The gateway that ran the job knows it already.
+   */
+  targetUrl?: string | undefined;
+  /** How often the gateway heartbeats and reads the store state (the fallback for LISTEN). Default HEARTBEAT_EVERY_MS (3 s). */
+  heartbeatMs?: number;
+  /** No heartbeat answered for this long: writes refused until the store answers (fail closed). Default max(3 x heartbeatMs, 3 s). */
+  contactTimeoutMs?: number;
+  /** Bound on the store-wide freeze of a job (writes in flight, gateways' acknowledgements). Default 30. */
+  freezeTimeoutSeconds?: number;
   /** Default bound of a job's wait for the run lock on its target (a job's body may set its own). Default 30. */
   lockTimeoutSeconds?: number;
   /** How long a job waits for writes in flight at its freeze before it gives up (WRITES_IN_FLIGHT). Default 10. */
@@ -90,12 +107,22 @@ const mosaicStorage: FastifyPluginAsync<MosaicStorageOptions> = async (app: Fast
   const retryAfter = options.retryAfterSeconds ?? 30;
   const cutover = options.cutover ?? 'restart';
   const handle = new StoreHandle(store, detection.tier, retryAfter);
-  const jobs = new JobManager(store, handle, { writeDrainMs: (options.writeDrainSeconds ?? 10) * 1000, keepFinished: options.keepJobs ?? 20 });
+  const drainMs = (options.writeDrainSeconds ?? 10) * 1000;
+  let membership: Membership;
+  try {
+    membership = await Membership.join(handle, { cutover, targetUrl: options.targetUrl, valkeyUrl: options.valkeyUrl, drainMs, heartbeatMs: options.heartbeatMs, contactTimeoutMs: options.contactTimeoutMs, log: app.log });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const jobs = new JobManager(handle, { writeDrainMs: drainMs, keepFinished: options.keepJobs ?? 20, freezeTimeoutMs: (options.freezeTimeoutSeconds ?? 30) * 1000 });
+  jobs.attach(membership);
   app.decorate('mosaicStore', handle);
   app.decorate('mosaicJobs', jobs);
   app.addHook('onClose', async () => {
     await jobs.drain((options.closeTimeoutSeconds ?? 10) * 1000);
-    await store.close();
+    await membership.close();
+    await handle.database.close();
   });
 
   // Write freeze: no write may land in the source after the migration's snapshot. Routes that
@@ -103,7 +130,8 @@ const mosaicStorage: FastifyPluginAsync<MosaicStorageOptions> = async (app: Fast
   // hook just before the freeze), and the job waits for the writes already in flight.
   app.addHook('onRequest', async (request, reply) => {
     if (!handle.frozen || !MUTATING.has(request.method) || request.url.startsWith(PREFIX)) return;
-    await reply.code(503).header('Retry-After', String(retryAfter)).send({ error: 'Service Unavailable', message: `A storage migration is running: writes are paused. Retry after ${retryAfter} s.` });
+    const refusal = handle.refusal();
+    await reply.code(refusal.statusCode).headers(refusal.headers).send({ error: 'Service Unavailable', code: refusal.code, message: refusal.message });
   });
 
   await app.register(async (admin) => {
@@ -119,10 +147,12 @@ const mosaicStorage: FastifyPluginAsync<MosaicStorageOptions> = async (app: Fast
         return reply.code(httpStatusFor(error)).send({ error: isMosaicError(error) ? error.code : 'UNEXPECTED', message: redactText(error.message.split('\n')[0] ?? '') });
       });
 
-      api.get('/tier', async () => detectDatabase(store, { valkeyUrl: options.valkeyUrl }));
+      api.get('/tier', async () => detectDatabase(handle.database, { valkeyUrl: options.valkeyUrl }));
 
       api.get('/state', async () => ({
-        tier: handle.tier, location: handle.location, cutover, frozen: handle.frozen, inFlightWrites: handle.inFlightWrites, running: jobs.running?.id ?? null,
+        tier: handle.tier, location: handle.location, cutover, frozen: handle.frozen, frozenBy: handle.frozenBy, inFlightWrites: handle.inFlightWrites, running: jobs.running?.id ?? null,
+        gatewayId: membership.gatewayId,
+        moved: handle.moved ? { ...handle.moved, configuration: configurationChange(handle.moved) } : null,
       }));
 
       api.get('/migrations', async () => jobs.list().map(jobView));
@@ -173,7 +203,7 @@ const mosaicStorage: FastifyPluginAsync<MosaicStorageOptions> = async (app: Fast
         const { targetUrl } = request.body as { targetUrl: string };
         const target = await openDatabase(targetUrl, { applicationName: 'mosaic gateway verify' });
         try {
-          return await compare(store, target);
+          return await compare(handle.database, target);
         } finally {
           await target.close();
         }

@@ -23,7 +23,7 @@ export interface MosaicStore extends StoreWriter {
   /** Where the store is, password redacted. */
   readonly location: string;
   readonly engine: Engine;
-  /** The store's tier, as detected at start-up. */
+  /** The store's tier, as detected at start-up (or of the store a live cutover switched to). */
   readonly tier: Tier;
   /** True while writes are refused (a migration's freeze). */
   readonly frozen: boolean;
@@ -37,22 +37,53 @@ export interface MosaicStore extends StoreWriter {
   write<T>(fn: (db: StoreWriter) => Promise<T>): Promise<T>;
 }
 
+/** Where a retired store moved (redacted), and the configuration change that follows it. */
+export interface Moved {
+  readonly tier: string;
+  readonly location: string;
+  readonly runId: string;
+}
+
+/** The settings a gateway changes to follow a retired store: its own names (the dev gateway's env, the plugin's options). */
+export function configurationChange(moved: { tier: string; location: string }): { MOSAIC_GATEWAY_STORE: string; tier: string; line: string } {
+  return {
+    MOSAIC_GATEWAY_STORE: moved.location,
+    tier: moved.tier,
+    line: `MOSAIC_GATEWAY_STORE=${moved.location} (plugin options: store = that URL, tier = '${moved.tier}'; put the password back)`,
+  };
+}
+
+const FROZEN_SQLSTATE = 'MOSFZ';
+const RETIRED_SQLSTATE = 'MOSRT';
+
 /**
- * The plugin's side of the handle: freezing writes and waiting for in-flight ones. A freeze is
- * held by an owner (a job id); thaw(owner) lifts only that owner's freeze.
+ * The plugin's side of the handle: freezing writes and waiting for in-flight ones. Several
+ * owners may hold a freeze at once (a job of this gateway, the store's own freeze, lost contact
+ * with the store); writes flow again only when none does. A retired store refuses for good,
+ * until the handle is switched to the store it moved to (live cutover) or the store is unfenced.
  */
 export class StoreHandle implements MosaicStore {
   #db: Database;
-  readonly tier: Tier;
+  #tier: Tier;
   readonly #retryAfterSeconds: number;
-  #frozenBy: string | null = null;
+  readonly #frozenBy = new Set<string>();
+  #moved: Moved | null = null;
   #inFlight = 0;
   #idle: Array<() => void> = [];
 
   constructor(db: Database, tier: Tier, retryAfterSeconds: number) {
     this.#db = db;
-    this.tier = tier;
+    this.#tier = tier;
     this.#retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** The store the handle points at now (the plugin's own routes, jobs and membership). */
+  get database(): Database {
+    return this.#db;
+  }
+
+  get tier(): Tier {
+    return this.#tier;
   }
 
   get location(): string {
@@ -64,7 +95,17 @@ export class StoreHandle implements MosaicStore {
   }
 
   get frozen(): boolean {
-    return this.#frozenBy !== null;
+    return this.#frozenBy.size > 0 || this.#moved !== null;
+  }
+
+  /** Who holds the freeze (job ids, `store`, `contact`), for the status page. */
+  get frozenBy(): readonly string[] {
+    return [...this.#frozenBy];
+  }
+
+  /** Set when the store was retired and the handle still points at it. */
+  get moved(): Moved | null {
+    return this.#moved;
   }
 
   get inFlightWrites(): number {
@@ -80,27 +121,53 @@ export class StoreHandle implements MosaicStore {
   }
 
   async write<T>(fn: (db: StoreWriter) => Promise<T>): Promise<T> {
-    if (this.#frozenBy !== null) throw this.#refusal();
+    if (this.frozen) throw this.refusal();
     const db = this.#db;
     this.#inFlight += 1;
     try {
       return await fn({ query: (text, params) => db.query(text, params), transaction: (f) => db.transaction(f) });
+    } catch (error) {
+      // The store's own triggers refused it (the freeze committed before this gateway heard of it):
+      // the same answer as a refusal here, so clients retry instead of seeing a 500.
+      const state = (error as { sqlState?: unknown })?.sqlState;
+      if (state === FROZEN_SQLSTATE || state === RETIRED_SQLSTATE) throw this.refusal(state === RETIRED_SQLSTATE);
+      throw error;
     } finally {
       this.#inFlight -= 1;
       if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
     }
   }
 
-  /** Refuses new writes from now on, for `owner`. False when another owner already holds a freeze. */
-  freeze(owner: string): boolean {
-    if (this.#frozenBy !== null && this.#frozenBy !== owner) return false;
-    this.#frozenBy = owner;
-    return true;
+  /** Refuses new writes from now on, for `owner` (idempotent). */
+  freeze(owner: string): void {
+    this.#frozenBy.add(owner);
   }
 
-  /** Lifts `owner`'s freeze (a no-op if it holds none). */
+  /** Lifts `owner`'s freeze (a no-op if it holds none); writes flow when no owner is left. */
   thaw(owner: string): void {
-    if (this.#frozenBy === owner) this.#frozenBy = null;
+    this.#frozenBy.delete(owner);
+  }
+
+  /** The store was retired: writes are refused for good, naming where it moved. */
+  retire(moved: Moved): void {
+    this.#moved = moved;
+  }
+
+  /** The store was unfenced (a rollback): it is the live store again. */
+  unretire(): void {
+    this.#moved = null;
+  }
+
+  /**
+   * Live cutover: points the handle at `db` (the verified target) and returns the old store for
+   * the caller to close. Only while frozen with nothing in flight (the caller drained first).
+   */
+  switchTo(db: Database, tier: Tier): Database {
+    const old = this.#db;
+    this.#db = db;
+    this.#tier = tier;
+    this.#moved = null;
+    return old;
   }
 
   /**
@@ -124,9 +191,15 @@ export class StoreHandle implements MosaicStore {
     });
   }
 
-  /** The error a write gets while frozen: Fastify's default handler answers 503 with these headers. */
-  #refusal(): GatewayWriteError {
+  /** The error a write gets while refused: Fastify's default handler answers 503 with these headers. */
+  refusal(retired = false): GatewayWriteError {
     const seconds = this.#retryAfterSeconds;
-    return new GatewayWriteError('WRITES_FROZEN', `A storage migration is running: writes are paused. Retry after ${seconds} s.`, { statusCode: 503, headers: { 'retry-after': String(seconds) } });
+    const headers = { 'retry-after': String(seconds) };
+    const moved = this.#moved;
+    if (moved || retired) {
+      const where = moved ? `it moved to the ${moved.tier} tier at ${moved.location} (migration run ${moved.runId}); this gateway serves writes again once restarted with ${configurationChange(moved).line}` : 'it moved to a new store';
+      return new GatewayWriteError('WRITES_RETIRED', `This gateway's store ${this.location} is retired, ${where}. Retry after ${seconds} s.`, { statusCode: 503, headers });
+    }
+    return new GatewayWriteError('WRITES_FROZEN', `A storage migration is running: writes are paused. Retry after ${seconds} s.`, { statusCode: 503, headers });
   }
 }

@@ -46,8 +46,14 @@ interface Outcome {
   migrated: boolean;
 }
 
-async function gatewayPaths(typed: string, store: string, token: string, refusedPort: number): Promise<Outcome> {
+/**
+ * Each gateway gets a store of its own: a verified migration retires (fences) its source, and two
+ * gateways on one store would share one store-wide freeze.
+ */
+async function gatewayPaths(typed: string, refusedPort: number): Promise<Outcome> {
   const out: string[] = [];
+  const store = await createTestDatabase('mosaic_redact_gw');
+  const token = (await storeWithTokens(store, 'federated', 1)).valid;
   let gw;
   try {
     gw = await startGateway(withPassword(store, typed), 'federated', withPassword(VALKEY, typed));
@@ -94,12 +100,8 @@ async function gatewayPaths(typed: string, store: string, token: string, refused
 }
 
 describe('no password ever leaks through the gateway plugin (property)', () => {
-  let store: string;
-  let token: string;
   let refusedPort: number;
   beforeAll(async () => {
-    store = await createTestDatabase('mosaic_redact_gw');
-    token = (await storeWithTokens(store, 'federated', 1)).valid;
     refusedPort = await freePort();
   }, 120_000);
 
@@ -108,8 +110,8 @@ describe('no password ever leaks through the gateway plugin (property)', () => {
     await fc.assert(fc.asyncProperty(password, fc.boolean(), async (pw, encoded) => {
       const typed = typedPassword(pw, encoded);
       const [real, baseline] = await Promise.all([
-        gatewayPaths(typed, store, token, refusedPort),
-        gatewayPaths(typedPassword(placeholderFor(pw), encoded), store, token, refusedPort),
+        gatewayPaths(typed, refusedPort),
+        gatewayPaths(typedPassword(placeholderFor(pw), encoded), refusedPort),
       ]);
       expectNoLeak(`gateway, password ${JSON.stringify(typed)}`, real.text, baseline.text, [typed, pw]);
       // Percent-encoded, the store URL is valid: the gateway must really have served and migrated.

@@ -93,6 +93,25 @@ export interface Database extends Queryable, Copier {
   backendPids(): number[];
   /** Runs `fn` inside BEGIN/COMMIT on a dedicated session; ROLLBACK when it throws. */
   transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
+  /**
+   * LISTEN on `channel` on a connection of its own. PostgreSQL: `onNotify` gets each NOTIFY's
+   * payload; `onListening` runs each time the LISTEN is (re)established, after a dropped
+   * connection too, when notifications may have been missed: re-read what they announce then.
+   * Delivery is best effort (a pooler in transaction mode drops notifications; a server that
+   * stays down ends the re-listening silently): poll as well. PGlite: nothing else can notify
+   * (`capabilities.otherClients` is false), so the listener never fires.
+   */
+  listen(channel: string, handlers: ListenHandlers): Promise<Listener>;
+  close(): Promise<void>;
+}
+
+export interface ListenHandlers {
+  onNotify(payload: string): void;
+  onListening?: () => void;
+}
+
+export interface Listener {
+  /** UNLISTEN and end the listening connection. */
   close(): Promise<void>;
 }
 

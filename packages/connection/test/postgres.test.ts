@@ -234,3 +234,37 @@ describe('PostgreSQL sessions know their server process without asking', () => {
     }
   });
 });
+
+describe('PostgreSQL LISTEN on a connection of its own', () => {
+  it('hears NOTIFY payloads, re-listens after the server ends its connection (onListening again), and close() ends it', async () => {
+    const url = await createTestDatabase();
+    const db: Database = await openDatabase(url, { applicationName: 'listen test' });
+    const heard: string[] = [];
+    let listening = 0;
+    const until = async (ok: () => boolean) => {
+      const end = Date.now() + 5000;
+      while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(ok()).toBe(true);
+    };
+    try {
+      const listener = await db.listen('mosaic_test_channel', { onNotify: (p) => heard.push(p), onListening: () => { listening += 1; } });
+      await until(() => listening === 1);
+      await db.query("select pg_notify('mosaic_test_channel', 'one')");
+      await until(() => heard.length === 1);
+      expect(heard).toEqual(['one']);
+      // The server ends the listening connection: it comes back and says so.
+      await db.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'listen test' and query ilike 'listen%'");
+      await until(() => listening === 2);
+      await db.query("select pg_notify('mosaic_test_channel', 'two')");
+      await until(() => heard.length === 2);
+      await listener.close();
+      await db.query("select pg_notify('mosaic_test_channel', 'three')");
+      await new Promise((r) => setTimeout(r, 200));
+      expect(heard).toEqual(['one', 'two']);
+      const [row] = await db.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = 'listen test' and query ilike 'listen%'");
+      expect(row!.n).toBe(0);
+    } finally {
+      await db.close();
+    }
+  });
+});

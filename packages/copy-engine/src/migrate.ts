@@ -45,6 +45,12 @@ export interface ExecuteOptions extends PlanOptions {
   onWait?: (report: WaitReport) => void;
   /** Told the lock is held; returns what to undo when the holder is interrupted. */
   onLocked?: (lock: HeldLock) => (() => void) | void;
+  /**
+   * Runs under the lock, before the plan and the source snapshot: the caller freezes the
+   * source's writers here (@mosaic/write-freeze), so the snapshot holds every write that was
+   * acknowledged. Throwing ends the run before anything is written; the lock is released.
+   */
+  afterLock?: () => Promise<void>;
   hooks?: RunHooks;
   /** When lock waits during the run are reported (tests shorten them); the bound is lockTimeoutSeconds. */
   lockWaits?: Omit<LockWaitOptions, 'timeoutMs'>;
@@ -69,6 +75,7 @@ export async function execute(source: Database, target: Database, options: Execu
   });
   const undo = options.onLocked?.(lock);
   try {
+    await options.afterLock?.();
     const p = await prepare(source, target, options);
     const report = await run(p, { source, target }, options.hooks ?? {}, {
       assertLocked: () => lock.assertHeld(),

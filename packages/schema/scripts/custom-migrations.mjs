@@ -62,11 +62,48 @@ ALTER TABLE mosaic.migration_runs ADD COLUMN IF NOT EXISTS finished_xid text;
 ALTER TABLE mosaic.migration_tables ADD COLUMN IF NOT EXISTS rows_at_finish bigint;
 `;
 
+// Added after v1 shipped (issue #16): what lets a migration freeze every writer of a store, and
+// fence it for good once verified (packages/write-freeze). Idempotent, no version bump: a store
+// without it gets it when it is first frozen, or by mosaic storage init.
+const writeFreeze = `-- The gateways that serve this store: each registers, heartbeats and acknowledges a freeze
+-- (packages/write-freeze). Live = heartbeat recent, by the server's clock.
+CREATE TABLE IF NOT EXISTS mosaic.gateways (
+  gateway_id text PRIMARY KEY,
+  host text NOT NULL,
+  pid integer NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  heartbeat_at timestamptz NOT NULL DEFAULT now(),
+  -- The last freeze this gateway heard, stopped its writes for and drained.
+  acked_freeze_id uuid,
+  acked_at timestamptz
+);
+--> statement-breakpoint
+-- Whether the store takes writes: open, frozen by a migration run, or retired (fenced) after a
+-- verified one. One row; the write-refusing triggers read it for their message.
+CREATE TABLE IF NOT EXISTS mosaic.store_state (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  state text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'frozen', 'retired')),
+  freeze_id uuid,
+  run_id text,
+  frozen_since timestamptz,
+  frozen_by text,
+  retired_at timestamptz,
+  retired_by_run text,
+  retired_to_tier text,
+  -- Redacted: never a password.
+  retired_to_location text,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+--> statement-breakpoint
+INSERT INTO mosaic.store_state (singleton) VALUES (true) ON CONFLICT (singleton) DO NOTHING;
+`;
+
 export function customMigrations(tier) {
   return [
     ...(tier === 'federated' ? [{ name: 'vector_extension', sql: vectorExtension }] : []),
     { name: 'schema_v1', generated: true },
     { name: 'schema_info', sql: schemaInfo(tier) },
     { name: 'journal_watermark', sql: journalWatermark },
+    { name: 'write_freeze', sql: writeFreeze },
   ];
 }

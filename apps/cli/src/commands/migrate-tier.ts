@@ -12,6 +12,8 @@ import type { Output } from '../output.js';
 import { progressRenderer } from '../progress.js';
 import { confirm } from '../prompt.js';
 import { onShutdown } from '../shutdown.js';
+import { SourceFreeze } from '../source-freeze.js';
+import type { FenceReport } from '../source-freeze.js';
 import { differencesError, printVerify, runVerify } from './verify.js';
 
 export interface MigrateArgs extends ConnectArgs {
@@ -25,6 +27,8 @@ export interface MigrateArgs extends ConnectArgs {
   lockTimeout?: number | undefined;
   verify: boolean;
   overwriteTargetChanges?: boolean | undefined;
+  /** Seconds to wait for writes in flight and gateway acknowledgements when freezing the source. */
+  freezeTimeout?: number | undefined;
 }
 
 const TAG = 'migrate-tier';
@@ -36,6 +40,7 @@ function validate(args: MigrateArgs): void {
   if (args.to === 'local') throw new UsageError('--to local is not a migration target: migrate-tier moves a store to --to standalone or --to federated.');
   if (!Number.isInteger(args.batchSize) || args.batchSize < 1) throw new UsageError(`--batch-size must be a whole number of at least 1 (got ${args.batchSize}).`);
   if (!Number.isInteger(args.jobs) || args.jobs < 1 || args.jobs > 32) throw new UsageError(`--jobs must be a whole number from 1 to 32 (got ${args.jobs}).`);
+  if (args.freezeTimeout !== undefined && !(args.freezeTimeout > 0)) throw new UsageError(`--freeze-timeout must be a number of seconds above 0 (got ${args.freezeTimeout}).`);
   if (args.lockTimeout !== undefined && !(args.lockTimeout >= 0)) throw new UsageError(`--lock-timeout must be a number of seconds, 0 or more (got ${args.lockTimeout}).`);
   if (parseLocation(args.targetUrl).engine !== 'postgres') throw new UsageError('--target-url must be a postgresql:// URL: the standalone and federated tiers live in PostgreSQL.');
 }
@@ -65,8 +70,8 @@ function printReport(r: RunReport, out: Output): void {
   else if (r.ok) out.data(`[${TAG}] MIGRATION COMPLETE. ${rowCount(r.rows)} in ${r.seconds.toFixed(1)} s (${r.rowsPerSecond} rows/s)${deleted > 0 ? `; ${deleted} deleted` : ''}.`);
 }
 
-function jsonReport(p: Plan, r?: RunReport, dryRun = false, verification?: VerifyReport) {
-  return JSON.stringify({ ...migrationSummary(p, r, dryRun), ...(verification ? { verification } : {}) }, null, 2);
+function jsonReport(p: Plan, r?: RunReport, dryRun = false, verification?: VerifyReport, fence?: FenceReport) {
+  return JSON.stringify({ ...migrationSummary(p, r, dryRun), ...(verification ? { verification } : {}), ...(fence ? { fence } : {}) }, null, 2);
 }
 
 export async function migrateTierCommand(args: MigrateArgs, out: Output): Promise<number> {
@@ -94,6 +99,9 @@ export async function migrateTierCommand(args: MigrateArgs, out: Output): Promis
         }
       }
       const progress = progressRenderer(out, TAG);
+      // The source's writers are frozen under the target lock, before the snapshot; lifted if the
+      // run fails or is cancelled, the source retired once the target is verified (DESIGN 5.10).
+      const fence = new SourceFreeze(source, out, TAG, args.freezeTimeout ?? 30);
       let announced = false;
       const { plan: p, report } = await execute(source, target, {
         ...options,
@@ -104,23 +112,37 @@ export async function migrateTierCommand(args: MigrateArgs, out: Output): Promis
           out.info(`[${TAG}]   held by ${describeHolder(holder)}; waited ${Math.round(waitedMs / 1000)} s${args.lockTimeout !== undefined ? ` of ${args.lockTimeout}` : ''}`);
         },
         onLocked: (lock) => onShutdown(() => lock.release()),
+        afterLock: fence.afterLock,
         hooks: { onEvent: progress.onEvent, ...(failpoint() ? { failpoint: failpoint()! } : {}) },
+      }).catch(async (error: unknown) => {
+        await fence.lift();
+        throw error;
       }).finally(() => progress.stop());
       if (p.mode !== first.mode && !out.json) out.info(`[${TAG}] The target changed while waiting for the lock: ${p.mode === 'converge' ? 'it now holds this source\'s data; converging' : p.mode}.`);
       if (!out.json) printReport(report, out);
       if (!report.ok) {
-        if (out.json) out.data(jsonReport(p, report));
+        const lifted = await fence.lift();
+        if (out.json) out.data(jsonReport(p, report, false, undefined, lifted));
         throw report.error;
       }
       if (!args.verify) {
-        if (out.json) out.data(jsonReport(p, report));
+        const frozen = await fence.leaveFrozen();
+        if (out.json) out.data(jsonReport(p, report, false, undefined, frozen));
         return EXIT.OK;
       }
       out.info(`[${TAG}] Verifying the target against the source`);
-      const verdict = await runVerify(source, target);
-      if (out.json) out.data(jsonReport(p, report, false, verdict));
-      else printVerify(verdict, out, TAG);
-      if (!verdict.ok) throw differencesError(verdict);
+      const verdict = await runVerify(source, target).catch(async (error: unknown) => {
+        await fence.lift();
+        throw error;
+      });
+      if (!out.json) printVerify(verdict, out, TAG);
+      if (!verdict.ok) {
+        const lifted = await fence.lift();
+        if (out.json) out.data(jsonReport(p, report, false, verdict, lifted));
+        throw differencesError(verdict);
+      }
+      const retired = await fence.retire(args.to, targetLoc);
+      if (out.json) out.data(jsonReport(p, report, false, verdict, retired));
       return EXIT.OK;
     }));
 }

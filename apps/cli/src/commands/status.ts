@@ -2,6 +2,8 @@ import { parseLocation } from '@mosaic/connection';
 import { SKIPPED_TABLES } from '@mosaic/schema';
 import { detectDatabase } from '@mosaic/tier-detect';
 import type { Detection } from '@mosaic/tier-detect';
+import { storeState } from '@mosaic/write-freeze';
+import type { StoreState } from '@mosaic/write-freeze';
 import { CliError } from '../errors.js';
 import { withLocation } from '../open.js';
 import type { ConnectArgs } from '../open.js';
@@ -11,6 +13,25 @@ export interface StatusArgs extends ConnectArgs {
   url: string;
   valkeyUrl?: string | undefined;
   lockTimeout?: number | undefined;
+}
+
+/** The write-freeze lines: whether the store takes writes, and the gateways registered in it. */
+export function renderStoreState(s: StoreState, location: string): string[] {
+  const lines: string[] = [];
+  if (s.state === 'retired' && s.retired) {
+    lines.push(`Writes     RETIRED at ${s.retired.at} by migration run ${s.retired.runId}: moved to the ${s.retired.tier} tier at ${s.retired.location}; every write is refused (roll back: mosaic storage unfence --url ${location})`);
+  } else if (s.state === 'frozen' && s.freeze) {
+    const alive = s.holderAlive === false ? '; that run is gone: re-run it, or lift with mosaic storage unfence --url ' + location : s.holderAlive ? '; the run is in progress' : '';
+    lines.push(`Writes     FROZEN by migration run ${s.freeze.runId} (by ${s.freeze.by}, since ${s.freeze.since})${alive}`);
+  } else {
+    lines.push(`Writes     open${s.triggers.enabled > 0 ? ` (but ${s.triggers.enabled} tables carry an enabled freeze trigger: mosaic storage unfence --url ${location})` : ''}`);
+  }
+  const live = s.gateways.filter((g) => g.live);
+  lines.push(`Gateways   ${s.gateways.length === 0 ? 'none registered' : `${live.length} live of ${s.gateways.length} registered`}`);
+  for (const g of s.gateways) {
+    lines.push(`  ${g.gatewayId}  ${g.host} pid ${g.pid}  ${g.live ? 'live' : 'stale'}, heartbeat ${(g.heartbeatAgeMs / 1000).toFixed(1)} s ago${s.freeze && g.ackedFreezeId === s.freeze.freezeId ? ', acknowledged the freeze' : ''}`);
+  }
+  return lines;
 }
 
 function render(d: Detection): string[] {
@@ -41,9 +62,11 @@ function render(d: Detection): string[] {
 
 export async function statusCommand(args: StatusArgs, out: Output): Promise<number> {
   const location = parseLocation(args.url);
-  const detection = await withLocation(location, { applicationName: 'mosaic storage status', connectTimeout: args.connectTimeout, storeWait: { out, tag: 'storage status', timeoutSeconds: args.lockTimeout } }, (db) =>
-    detectDatabase(db, { valkeyUrl: args.valkeyUrl }));
-  if (out.json) out.data(JSON.stringify(detection, null, 2));
+  const { detection, store } = await withLocation(location, { applicationName: 'mosaic storage status', connectTimeout: args.connectTimeout, storeWait: { out, tag: 'storage status', timeoutSeconds: args.lockTimeout } }, async (db) => {
+    const d = await detectDatabase(db, { valkeyUrl: args.valkeyUrl });
+    return { detection: d, store: d.schema.present ? await storeState(db) : undefined };
+  });
+  if (out.json) out.data(JSON.stringify(store ? { ...detection, writes: store } : detection, null, 2));
   if (!detection.schema.present) {
     const vector = detection.pgvector.installed ? 'pgvector installed' : detection.pgvector.available ? 'pgvector available' : 'no pgvector';
     throw new CliError('NO_SCHEMA', `${detection.location} has no Mosaic schema (${detection.engine === 'pglite' ? 'PGlite' : 'PostgreSQL'} ${detection.serverVersion}, ${vector}): run "mosaic storage init --url ${detection.location}" to create one.`);
@@ -51,6 +74,6 @@ export async function statusCommand(args: StatusArgs, out: Output): Promise<numb
   if (detection.schema.state === 'newer') {
     throw new CliError('SCHEMA_TOO_NEW', `${detection.location} holds Mosaic schema v${detection.schema.version}, newer than this tool's v${detection.schema.toolVersion}: upgrade the mosaic tool.`);
   }
-  if (!out.json) for (const line of render(detection)) out.data(line);
+  if (!out.json) for (const line of [...render(detection), ...(store ? renderStoreState(store, detection.location) : [])]) out.data(line);
   return 0;
 }

@@ -235,6 +235,8 @@ export async function openPglite(location: PgliteLocation, options: OpenOptions 
     },
     session,
     backendPids: () => [],
+    // One process, one session: no other client can NOTIFY this store.
+    listen: async () => ({ close: async () => {} }),
     async transaction(fn) {
       const s = await session();
       try {

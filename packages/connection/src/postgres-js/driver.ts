@@ -5,7 +5,7 @@ import { ConnectionError } from '../errors.js';
 import type { Location } from '../location.js';
 import { identity, TEXT_OIDS } from '../text-values.js';
 import { inTransaction } from '../transaction.js';
-import type { Database, OpenOptions, Row, Session } from '../types.js';
+import type { Database, Listener, ListenHandlers, OpenOptions, Row, Session } from '../types.js';
 import { POSTGRES_CAPABILITIES, SESSION_SETTINGS, sessionSetSql } from '../types.js';
 import { mapPostgresError } from './errors.js';
 
@@ -309,6 +309,28 @@ async function dedicated(location: PostgresLocation, options: OpenOptions, live:
   };
 }
 
+/**
+ * A postgres.js client of its own for LISTEN: postgres.js re-LISTENs after a dropped connection
+ * (calling onListening again), and its session settings do not matter to a connection that only
+ * waits for notifications.
+ */
+async function listen(location: PostgresLocation, options: OpenOptions, channel: string, handlers: ListenHandlers): Promise<Listener> {
+  const target = socketTarget(location.url);
+  const sql = postgres(target.url, { ...clientOptions(options), ...(target.path ? { path: target.path } : {}) });
+  try {
+    const request = await withDeadline(sql.listen(channel, (payload) => handlers.onNotify(payload), () => handlers.onListening?.()).then((r) => r), options);
+    return {
+      async close() {
+        await request.unlisten().catch(() => {});
+        await sql.end({ timeout: 1 }).catch(() => {});
+      },
+    };
+  } catch (error) {
+    await sql.end({ timeout: 0 }).catch(() => {});
+    throw mapPostgresError(error, location.display);
+  }
+}
+
 export async function openPostgres(location: PostgresLocation, options: OpenOptions = {}): Promise<Database> {
   const c = client(location, options, false);
   const ops = makeOps(c, location.display);
@@ -338,6 +360,7 @@ export async function openPostgres(location: PostgresLocation, options: OpenOpti
     session: () => dedicated(location, options, live),
     backendPids: () => [c, ...live].map((x) => x.backendPid).filter((pid): pid is number => pid !== null),
     transaction: (fn) => withSession((s) => inTransaction(s, fn)),
+    listen: (channel, handlers) => listen(location, options, channel, handlers),
     close: () => c.sql.end({ timeout: 5 }),
   };
 }

@@ -1,0 +1,11 @@
+export { freezeStore } from './freeze.js';
+export type { Freeze, FreezeOptions, LiftResult } from './freeze.js';
+export { unfence } from './lift.js';
+export type { UnfenceResult } from './lift.js';
+export { ensureFreezeSchema, FREEZE_HOLDER_KEY, storeState } from './state.js';
+export type { FreezeInfo, RetiredInfo, StoreState, StoreStateName } from './state.js';
+export { ackFreeze, DEFAULT_LIVE_WITHIN_MS, deregisterGateway, describeGateway, heartbeat, HEARTBEAT_EVERY_MS, listGateways, registerGateway } from './gateways.js';
+export type { GatewayInfo, GatewayView } from './gateways.js';
+export { DATA_TABLES, FREEZE_CHANNEL, FROZEN_SQLSTATE, RETIRED_SQLSTATE, TRIGGER_NAME } from './sql.js';
+export { WriteFreezeError } from './errors.js';
+export type { WriteFreezeErrorCode } from './errors.js';
