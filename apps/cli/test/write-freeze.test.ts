@@ -119,7 +119,9 @@ describe(`write freeze: PostgreSQL 15 source (${testServer('standalone').name}) 
     expect(result.stderr).toMatch(/\[migrate-tier\] Source frozen: it refuses writes until this run ends/);
     // Writes went on after the run (the load stops when the CLI exits): refused as retired.
     expect(await plainWrite(source)).toBe('MOSRT');
-    expect(load.committed.length).toBeGreaterThan(0);
+    const counts = `${load.committed.length} committed, refused: ${JSON.stringify(Object.fromEntries(load.refused))}`;
+    expect(load.committed.length, counts).toBeGreaterThan(0);
+    expect(load.refused.get('MOSFZ') ?? 0, counts).toBeGreaterThan(0); // the load ran into the freeze
     expect([...load.refused.keys()].every((code) => code === 'MOSFZ' || code === 'MOSRT' || code === '40P01'), JSON.stringify([...load.refused])).toBe(true);
     const inTarget = new Set((await query<{ id: string }>(target, "select id::text as id from events where type = 'load'")).map((r) => r.id));
     const lost = load.committed.filter((id) => !inTarget.has(id));
