@@ -228,10 +228,14 @@ describe(`write freeze: PostgreSQL 15 source (${testServer('standalone').name}) 
     expect(rerun.stdout).toContain('[migrate-tier] Source retired:');
     expect(await stateOf(source)).toBe('retired');
 
-    // A converge re-run from the retired store: allowed, it stays retired.
+    // A converge re-run from the retired store: allowed, it stays retired (and says so in --json).
     const converge = await runCli(migrate(source, target));
     expect(converge.status, converge.stderr).toBe(0);
     expect(converge.stderr).toContain('The source is retired (fenced by an earlier verified run): it already refuses every write');
+    const json = await runCli(migrate(source, target, '--json'));
+    expect(json.status, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ mode: 'converge', fence: { state: 'retired', retired: { tier: 'federated', location: redacted(target) }, configuration: { MOSAIC_DATABASE_URL: redacted(target), tier: 'federated' } } });
+    expect(json.stdout).not.toContain(SECRET);
     expect(await plainWrite(source)).toBe('MOSRT');
   }, 300_000);
 });
