@@ -185,6 +185,20 @@ describe(`write freeze: PostgreSQL 15 source (${testServer('standalone').name}) 
     expect(await triggers(source)).toBe(0);
   }, 300_000);
 
+  it('kill -9 mid-run leaves the source frozen (fail closed); the re-run takes the freeze over, resumes and retires it', async () => {
+    const source = await standaloneSource(2);
+    const target = await federatedTarget();
+    const crashed = await runCli(migrate(source, target, '--batch-size', '200'), { MOSAIC_FAILPOINT: 'chunk:messages:1' });
+    expect(crashed.status, crashed.stderr).toBeNull(); // SIGKILL
+    expect(await plainWrite(source)).toBe('MOSFZ');
+    expect((await runCli(['storage', 'status', '--url', source])).stdout).toMatch(/^Writes {5}FROZEN by migration run .*; that run is gone/m);
+    const rerun = await runCli(migrate(source, target, '--batch-size', '200'));
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toMatch(/Took over the freeze of run [0-9a-f-]{36} /);
+    expect(rerun.stdout).toContain('resuming it');
+    expect(await plainWrite(source)).toBe('MOSRT');
+  }, 300_000);
+
   it('a registered gateway that never acknowledges makes the run refuse after the bound, naming it, and lifts the freeze; nothing is written to the target', async () => {
     const source = await standaloneSource(1);
     const target = await federatedTarget();
