@@ -32,6 +32,8 @@ export class SourceFreeze {
     private readonly out: Output,
     private readonly tag: string,
     private readonly timeoutSeconds: number,
+    /** --lock-timeout: how long to wait for another run's freeze of the same source to end (undefined: as long as it takes). */
+    private readonly lockTimeoutSeconds: number | undefined,
   ) {}
 
   /** ExecuteOptions.afterLock: freeze, or throw (FREEZE_BLOCKED, FREEZE_ACK_TIMEOUT, STORE_FROZEN) having changed nothing. */
@@ -46,6 +48,12 @@ export class SourceFreeze {
       lockTimeoutMs: this.timeoutSeconds * 1000,
       ackTimeoutMs: this.timeoutSeconds * 1000,
       signal: this.abort.signal,
+      // Another run from this source (its target lock released, it verifies and retires now).
+      holderWait: {
+        timeoutMs: this.lockTimeoutSeconds === undefined ? undefined : this.lockTimeoutSeconds * 1000,
+        onWait: ({ holder, run, waitedMs }) =>
+          out.info(`[${tag}]   the source is frozen by another run${run ? ` (run ${run.runId}, by ${run.by})` : ''}, held by ${holder}: waiting for it to end; waited ${Math.round(waitedMs / 1000)} s${this.lockTimeoutSeconds !== undefined ? ` of ${this.lockTimeoutSeconds}` : ''}`),
+      },
       onWaiting: ({ waitedMs, silent }) =>
         out.info(`[${tag}]   waiting for ${silent.length === 1 ? 'a gateway' : `${silent.length} gateways`} to acknowledge the freeze: ${silent.map(describeGateway).join(', ')}; waited ${Math.round(waitedMs / 1000)} s of ${this.timeoutSeconds}`),
     });

@@ -37,7 +37,7 @@ describe('mosaic storage verify', () => {
     expect(rerun.status, rerun.stderr).toBe(0);
     expect(rerun.stdout).toContain('re-running converges it (deletes, then upserts) ✓');
     expect(rerun.stdout).toMatch(/Verified: 19 tables/);
-  });
+  }, 180_000); // six runs of the CLI on a PGlite store: more than the default minute on a loaded machine
 
   it('a target that was never migrated into: exit 3, one line', async () => {
     const source = tempStorePath();

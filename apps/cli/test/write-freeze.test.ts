@@ -119,7 +119,9 @@ describe(`write freeze: PostgreSQL 15 source (${testServer('standalone').name}) 
     expect(result.stderr).toMatch(/\[migrate-tier\] Source frozen: it refuses writes until this run ends/);
     // Writes went on after the run (the load stops when the CLI exits): refused as retired.
     expect(await plainWrite(source)).toBe('MOSRT');
-    expect(load.committed.length).toBeGreaterThan(0);
+    const counts = `${load.committed.length} committed, refused: ${JSON.stringify(Object.fromEntries(load.refused))}`;
+    expect(load.committed.length, counts).toBeGreaterThan(0);
+    expect(load.refused.get('MOSFZ') ?? 0, counts).toBeGreaterThan(0); // the load ran into the freeze
     expect([...load.refused.keys()].every((code) => code === 'MOSFZ' || code === 'MOSRT' || code === '40P01'), JSON.stringify([...load.refused])).toBe(true);
     const inTarget = new Set((await query<{ id: string }>(target, "select id::text as id from events where type = 'load'")).map((r) => r.id));
     const lost = load.committed.filter((id) => !inTarget.has(id));
@@ -183,6 +185,20 @@ describe(`write freeze: PostgreSQL 15 source (${testServer('standalone').name}) 
     expect(await triggers(source)).toBe(0);
   }, 300_000);
 
+  it('kill -9 mid-run leaves the source frozen (fail closed); the re-run takes the freeze over, resumes and retires it', async () => {
+    const source = await standaloneSource(2);
+    const target = await federatedTarget();
+    const crashed = await runCli(migrate(source, target, '--batch-size', '200'), { MOSAIC_FAILPOINT: 'chunk:messages:1' });
+    expect(crashed.status, crashed.stderr).toBeNull(); // SIGKILL
+    expect(await plainWrite(source)).toBe('MOSFZ');
+    expect((await runCli(['storage', 'status', '--url', source])).stdout).toMatch(/^Writes {5}FROZEN by migration run .*; that run is gone/m);
+    const rerun = await runCli(migrate(source, target, '--batch-size', '200'));
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toMatch(/Took over the freeze of run [0-9a-f-]{36} /);
+    expect(rerun.stdout).toContain('resuming it');
+    expect(await plainWrite(source)).toBe('MOSRT');
+  }, 300_000);
+
   it('a registered gateway that never acknowledges makes the run refuse after the bound, naming it, and lifts the freeze; nothing is written to the target', async () => {
     const source = await standaloneSource(1);
     const target = await federatedTarget();
@@ -226,10 +242,14 @@ describe(`write freeze: PostgreSQL 15 source (${testServer('standalone').name}) 
     expect(rerun.stdout).toContain('[migrate-tier] Source retired:');
     expect(await stateOf(source)).toBe('retired');
 
-    // A converge re-run from the retired store: allowed, it stays retired.
+    // A converge re-run from the retired store: allowed, it stays retired (and says so in --json).
     const converge = await runCli(migrate(source, target));
     expect(converge.status, converge.stderr).toBe(0);
     expect(converge.stderr).toContain('The source is retired (fenced by an earlier verified run): it already refuses every write');
+    const json = await runCli(migrate(source, target, '--json'));
+    expect(json.status, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ mode: 'converge', fence: { state: 'retired', retired: { tier: 'federated', location: redacted(target) }, configuration: { MOSAIC_DATABASE_URL: redacted(target), tier: 'federated' } } });
+    expect(json.stdout).not.toContain(SECRET);
     expect(await plainWrite(source)).toBe('MOSRT');
   }, 300_000);
 });

@@ -30,6 +30,16 @@ export interface FreezeOptions {
   readonly pollMs?: number;
   /** Aborting it while the freeze waits for acknowledgements lifts the freeze and ends with FREEZE_ABORTED. */
   readonly signal?: AbortSignal;
+  /**
+   * When another live run holds a freeze on the store: wait for it to end (reported through
+   * `onWait` every 3 s) up to `timeoutMs` (undefined: as long as it takes), then refuse with
+   * STORE_FROZEN. Without this option the freeze refuses at once. A second migrate-tier from one
+   * source waits here: the first releases the target lock before it verifies and retires.
+   */
+  readonly holderWait?: {
+    readonly timeoutMs?: number | undefined;
+    readonly onWait?: (wait: { readonly holder: string; readonly run: FreezeInfo | null; readonly waitedMs: number }) => void;
+  };
 }
 
 export interface LiftResult {
@@ -65,16 +75,32 @@ export interface Freeze {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+const runningFreeze = async (db: Database) => {
+  const row = await readStateRow(db).catch(() => undefined);
+  return (row && freezeOf(row)) ?? null;
+};
+
 /** The freeze holder lock; undefined behind a pooler (session locks mean nothing there). */
-async function takeHolder(db: Database): Promise<{ holder: HeldLock | undefined; pooled: boolean }> {
+async function takeHolder(db: Database, options: FreezeOptions): Promise<{ holder: HeldLock | undefined; pooled: boolean }> {
+  const wait = options.holderWait;
+  const timeoutSeconds = wait ? (wait.timeoutMs === undefined ? undefined : wait.timeoutMs / 1000) : 0;
   try {
-    return { holder: await acquireAdvisoryLock(db, { key: FREEZE_HOLDER_KEY, timeoutSeconds: 0, checkEveryMs: 60_000 }), pooled: false };
+    const holder = await acquireAdvisoryLock(db, {
+      key: FREEZE_HOLDER_KEY,
+      timeoutSeconds,
+      checkEveryMs: 60_000,
+      reportEveryMs: 3000,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(wait?.onWait ? { onWait: async ({ holder: h, waitedMs }) => wait.onWait!({ holder: describeHolder(h), run: await runningFreeze(db), waitedMs }) } : {}),
+    });
+    return { holder, pooled: false };
   } catch (error) {
     if (isMosaicError(error) && error.code === 'POOLER_DETECTED') return { holder: undefined, pooled: true };
+    if (isMosaicError(error) && error.code === 'LOCK_ABORTED') throw new WriteFreezeError('FREEZE_ABORTED', `Stopped waiting for another run's freeze of ${db.location.display} to end; nothing was changed.`, { cause: error });
     if (isMosaicError(error) && error.code === 'LOCK_TIMEOUT') {
-      const row = await readStateRow(db).catch(() => undefined);
-      const f = row && freezeOf(row);
-      throw new WriteFreezeError('STORE_FROZEN', `${db.location.display} is frozen by a migration that is still running${f ? ` (run ${f.runId}, by ${f.by}, since ${f.since})` : ''}, held by ${describeHolder(await readHolder(db, FREEZE_HOLDER_KEY))}: wait for it to end, or stop it (Ctrl-C lifts its freeze).`);
+      const f = await runningFreeze(db);
+      const waited = timeoutSeconds ? `Gave up after ${timeoutSeconds} s: ` : '';
+      throw new WriteFreezeError('STORE_FROZEN', `${waited}${db.location.display} is frozen by a migration that is still running${f ? ` (run ${f.runId}, by ${f.by}, since ${f.since})` : ''}, held by ${describeHolder(await readHolder(db, FREEZE_HOLDER_KEY))}: wait for it to end, or stop it (Ctrl-C lifts its freeze).`);
     }
     throw error;
   }
@@ -92,7 +118,7 @@ export async function freezeStore(db: Database, options: FreezeOptions): Promise
   const display = db.location.display;
   if (heldHere.has(db)) throw new WriteFreezeError('STORE_FROZEN', `${display} is already frozen by this process (freeze ${heldHere.get(db)}): lift it first.`);
   await ensureFreezeSchema(db);
-  const { holder, pooled } = await takeHolder(db);
+  const { holder, pooled } = await takeHolder(db, options);
   try {
     const freezeId = randomUUID();
     const by = options.by ?? `${hostname()} pid ${process.pid}`;

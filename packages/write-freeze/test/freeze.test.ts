@@ -222,4 +222,38 @@ describe('write freeze on PostgreSQL: other sessions', () => {
     await second.lift();
     expect((await storeState(db)).state).toBe('open');
   });
+
+  it('with holderWait, a second run waits for the first run\'s freeze to end (bounded, reporting the holder), then freezes', async () => {
+    const { url, db } = await store();
+    const other = await openDatabase(url, { applicationName: 'first run' });
+    try {
+      const first = await freezeStore(other, { runId: 'run-first', by: 'first' });
+      await expect(freezeStore(db, { runId: 'run-second', holderWait: { timeoutMs: 500 } })).rejects.toMatchObject({ code: 'STORE_FROZEN', message: expect.stringMatching(/^Gave up after 0\.5 s: .* is frozen by a migration that is still running \(run run-first/) });
+      const waits: string[] = [];
+      const second = freezeStore(db, { runId: 'run-second', holderWait: { onWait: (w) => waits.push(`${w.run?.runId} ${w.holder}`) } });
+      await new Promise((r) => setTimeout(r, 500));
+      await first.retire({ tier: 'federated', location: TARGET });
+      const after = await second;
+      expect(after.alreadyRetired).toBe(true);
+      expect(waits[0]).toMatch(/^run-first pid \d+, first run/);
+      await after.lift();
+      expect((await storeState(db)).state).toBe('retired');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('refuses a role that does not own the tables (FREEZE_NOT_PERMITTED), changing nothing', async () => {
+    const { url, db } = await store();
+    const role = `mosaic_app_${Math.random().toString(36).slice(2, 8)}`;
+    await db.exec(`create role ${role} login; grant usage on schema public, mosaic to ${role};
+      grant select, insert, update, delete on all tables in schema public, mosaic to ${role}; grant create on schema mosaic to ${role}`);
+    const app = await openDatabase(Object.assign(new URL(url), { username: role }).toString());
+    try {
+      await expect(freezeStore(app, { runId: 'run-app' })).rejects.toMatchObject({ code: 'FREEZE_NOT_PERMITTED', message: expect.stringContaining('the role that owns them') });
+      expect(await storeState(db)).toMatchObject({ state: 'open', triggers: { enabled: 0 } });
+    } finally {
+      await app.close();
+    }
+  });
 });

@@ -256,6 +256,9 @@ async function migrateInto(ctx, src, target) {
   }]);
   const report = JSON.parse(m.stdout);
   if (!report.result?.ok) fail(`migrate-tier did not succeed: ${JSON.stringify(report.result?.error)}`);
+  // A run with --no-verify leaves its source frozen (refusing writes, freeze triggers in its
+  // schema); the next method reads, dumps or edits the same source: lift it, untimed.
+  mosaic(['storage', 'unfence', '--url', src, '--yes'], 'unfence the source');
   return { ...m, target, report };
 }
 

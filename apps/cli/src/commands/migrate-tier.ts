@@ -101,7 +101,7 @@ export async function migrateTierCommand(args: MigrateArgs, out: Output): Promis
       const progress = progressRenderer(out, TAG);
       // The source's writers are frozen under the target lock, before the snapshot; lifted if the
       // run fails or is cancelled, the source retired once the target is verified (DESIGN 5.10).
-      const fence = new SourceFreeze(source, out, TAG, args.freezeTimeout ?? 30);
+      const fence = new SourceFreeze(source, out, TAG, args.freezeTimeout ?? 30, args.lockTimeout);
       let announced = false;
       const { plan: p, report } = await execute(source, target, {
         ...options,
