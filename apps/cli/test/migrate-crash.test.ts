@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
-import { expectMigrated, initSeed, query } from './migrate-helpers.js';
+import { expectMigrated, initSeed, query, unfenceSource } from './migrate-helpers.js';
 import { finished, runCli, startCli } from './run-cli.js';
 
 const args = (source: string, target: string) => ['storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', target, '--yes', '--batch-size', '500'];
@@ -79,6 +79,8 @@ describe('a PostgreSQL source killed, then written, then resumed: equal to a fre
     const gone = deletable.find((t) => finished.has(t));
     expect(gone, `a table finished before ${point}: ${[...finished].join(', ')}`).toBeDefined();
     const key = keyOf[gone!] ?? 'id';
+    // The killed run left the source frozen (its writers refused); the operator lets them write again.
+    await unfenceSource(source);
     // Keys that sort before anything copied: a resume that went on after its last key would miss them.
     await query(source, `
       insert into users (id, email, name) values ('usr_0000_after_crash', 'after-crash@example.invalid', 'Written after the crash');
@@ -112,6 +114,7 @@ describe('a resume whose table stopped half-way meets a re-created unique value'
     const [copied] = await query<{ id: string; n: number }>(target, 'select (select id::text from preferences order by id limit 1) as id, count(*)::int as n from preferences');
     expect(copied!.n).toBe(10);
     // The first copied preference goes, and its (user_id, key) comes back under a key that sorts after the stop.
+    await unfenceSource(source);
     await query(source, `
       create temp table gone as select user_id, key from preferences where id = '${copied!.id}';
       delete from preferences where id = '${copied!.id}';
