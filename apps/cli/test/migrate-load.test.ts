@@ -112,7 +112,9 @@ describe('a re-run onto a finished target (converge)', () => {
     const target = await createTestDatabase();
     expect((await migrate(source, target)).status).toBe(0);
     await unfenceSource(source); // the verified run retired it
-    await query(source, "update messages set content = content || ' (edited)' where id = (select id from messages order by id limit 1)");
+    // Enough changed rows that the converge run sends messages in several chunks of 100 (only
+    // buckets that differ move), so the kill lands in its second one.
+    await query(source, "update messages set content = content || ' (edited)' where id in (select id from messages order by id limit 400)");
 
     const crashed = await runCli(['storage', 'migrate-tier', '--source', source, '--to', 'federated', '--target-url', target, '--yes', '--batch-size', '100'], { MOSAIC_FAILPOINT: 'chunk:messages:1' });
     expect(crashed.status, crashed.stderr).toBeNull(); // killed by SIGKILL in the middle of messages
