@@ -25,10 +25,11 @@ describe('npm run bench (a small scale, once: that it measures every method and 
     expect(doc.results.map((r) => r.scale)).toEqual([2, 3]);
     for (const result of doc.results) {
       expect(result.methods.map((m) => m.key)).toEqual([
-        'pg_dump', 'psql_copy', 'migrate_pg', 'rerun', 'verify', 'pg_dump_std', 'migrate_pg_std', 'migrate_pglite', 'pg_dump_insights', 'migrate_insights',
+        'pg_dump', 'psql_copy', 'migrate_pg', 'rerun', 'converge_1pct', 'verify', 'pg_dump_std', 'migrate_pg_std', 'migrate_pglite', 'pg_dump_insights', 'migrate_insights',
         'pg_dump_wan', 'migrate_wan',
       ]);
       expect(result.methods.find((m) => m.key === 'migrate_wan').vsA).toBeGreaterThan(0);
+      expect(result.methods.find((m) => m.key === 'converge_1pct').vsA).toBeGreaterThan(0);
       for (const m of result.methods) {
         expect(m.seconds, m.key).toBeGreaterThan(0);
         expect(m.rows, m.key).toBeGreaterThan(0);
