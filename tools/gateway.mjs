@@ -30,6 +30,17 @@ if (cutover !== 'live' && cutover !== 'restart') {
   say(`MOSAIC_GATEWAY_CUTOVER must be live or restart (got ${JSON.stringify(cutover)}).`);
   process.exit(2);
 }
+// A port or heartbeat that is not a whole number would listen nowhere useful, or heartbeat the store
+// in a tight loop (setTimeout(NaN) fires at once): refused here, in one line.
+if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+  say(`MOSAIC_GATEWAY_PORT must be a port number from 0 to 65535 (got ${JSON.stringify(process.env.MOSAIC_GATEWAY_PORT)}).`);
+  process.exit(2);
+}
+const heartbeat = process.env.MOSAIC_GATEWAY_HEARTBEAT_MS;
+if (heartbeat !== undefined && heartbeat !== '' && !(Number.isInteger(Number(heartbeat)) && Number(heartbeat) >= 100)) {
+  say(`MOSAIC_GATEWAY_HEARTBEAT_MS must be a whole number of milliseconds, at least 100 (got ${JSON.stringify(heartbeat)}).`);
+  process.exit(2);
+}
 
 /**
  * The build lock: flock(1) on a file, held by a child process until its stdin closes, so the lock
