@@ -1,6 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
 import postgres from 'postgres';
 import { createTestDatabase, tempStorePath } from './databases.js';
+import { testServers } from './servers.js';
 
 describe('test harness', () => {
   it('finds a PostgreSQL with pgvector available', async () => {
@@ -38,4 +41,25 @@ describe('test harness', () => {
     const b = tempStorePath();
     expect(a).not.toEqual(b);
   });
+
+  it('drops the databases and removes the temp dirs of a test file once it ends (another vitest runs one)', () => {
+    const server = testServers()[0]!;
+    const root = new URL('..', import.meta.url).pathname;
+    // The child uses this run's server (no second discovery, no second cluster).
+    const env = { ...process.env, MOSAIC_TEST_SERVERS: server.name, [server.name === 'pg17' ? 'MOSAIC_TEST_PG17_URL' : 'MOSAIC_TEST_PG15_URL']: server.adminUrl, NO_COLOR: '1' };
+    const run = spawnSync('npx', ['vitest', 'run', '--config', 'test-fixtures/vitest.config.ts'], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
+    const named = /\[cleanup-fixture\] database (\S+) dir (\S+)/.exec(run.stdout + run.stderr);
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(named, run.stdout).not.toBeNull();
+    expect(existsSync(named![2]!)).toBe(false);
+    return (async () => {
+      const sql = postgres(server.adminUrl, { max: 1, onnotice: () => {} });
+      try {
+        expect([...(await sql`select 1 from pg_database where datname = ${named![1]!}`)]).toEqual([]);
+      } finally {
+        await sql.end();
+      }
+    })();
+  }, 150_000);
 });
+
