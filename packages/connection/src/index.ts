@@ -10,4 +10,4 @@ export { acquireStoreLock, describeStoreLockHolder, lockStore, STORE_LOCK_FILE }
 export type { StoreLock, StoreLockHolder, StoreLockOptions } from './pglite/store-lock.js';
 export { inTransaction } from './transaction.js';
 export { SESSION_SETTINGS } from './types.js';
-export type { Capabilities, Copier, Database, Listener, ListenHandlers, OpenOptions, Queryable, Row, Session } from './types.js';
+export type { Capabilities, Copier, CopyToOptions, Database, Listener, ListenHandlers, OpenOptions, Queryable, Row, Session } from './types.js';

@@ -80,9 +80,23 @@ export interface Session extends Queryable, Copier {
   release(): Promise<void>;
 }
 
+export interface CopyToOptions {
+  /**
+   * Read inside this exported snapshot (pg_export_snapshot(): REPEATABLE READ READ ONLY, then SET
+   * TRANSACTION SNAPSHOT). Only where `capabilities.snapshotExport`.
+   */
+  readonly snapshot?: string | undefined;
+}
+
 /** An open location. */
 export interface Database extends Queryable, Copier {
   readonly location: Location;
+  /**
+   * `COPY ... TO STDOUT` on a connection of its own (PostgreSQL: the wire reader, one message for
+   * the settings, the snapshot and the COPY, where the connection allows it), yielding the bytes
+   * in pieces of about 256 KB. Ending the iteration early ends that connection.
+   */
+  copyTo(sql: string, options?: CopyToOptions): AsyncIterable<Uint8Array>;
   /** A dedicated session: the same backend for every statement until release(). */
   session(): Promise<Session>;
   /**

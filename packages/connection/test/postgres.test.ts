@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { createConnection } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, tempStorePath, testServers } from '@mosaic/test-harness';
 import { inTransaction, openDatabase } from '../src/index.js';
@@ -194,6 +197,60 @@ describe.each(testServers())('PostgreSQL $major: settings a database imposes', (
       }
     } finally {
       await db.close();
+    }
+  });
+});
+
+describe('PostgreSQL sockets', () => {
+  it('have Nagle off: the statement after a COPY FROM answers as fast as any (it waited for a delayed ACK, 40 ms)', async () => {
+    const db = await openDatabase(await createTestDatabase());
+    const session = await db.session();
+    try {
+      await session.exec('create table n (a int, b text)');
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      const afterCopy: number[] = [];
+      const plain: number[] = [];
+      for (let i = 0; i < 9; i++) {
+        await session.exec('begin');
+        await session.copyFrom('copy n from stdin', ['1\thello\n'.repeat(500)]);
+        let t = performance.now();
+        await session.exec('commit');
+        afterCopy.push(performance.now() - t);
+        // The same COMMIT (one WAL flush) after a plain INSERT: a slow disk slows both alike.
+        await session.exec('begin');
+        await session.exec("insert into n values (1, 'hello')");
+        t = performance.now();
+        await session.exec('commit');
+        plain.push(performance.now() - t);
+      }
+      // With Nagle on, every COMMIT after a COPY took 42-45 ms here, whatever the load.
+      expect(median(afterCopy), `after COPY ${afterCopy.map((x) => x.toFixed(1)).join(' ')} ms; plain ${plain.map((x) => x.toFixed(1)).join(' ')} ms`).toBeLessThan(median(plain) + 20);
+    } finally {
+      await session.release();
+      await db.close();
+    }
+  });
+
+  it('a host that never answers: CONNECT_TIMEOUT after the connect timeout, not the system\'s minutes', async () => {
+    // A listener whose process is stopped: once its accept queue is full the kernel drops every
+    // further SYN, as a firewall that drops them does (no route, no refusal, no answer).
+    const child = spawn(process.execPath, ['-e', "require('net').createServer().listen({ host: '127.0.0.1', port: 0, backlog: 1 }, function () { process.stdout.write(String(this.address().port)) })"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const fillers: Socket[] = [];
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString())));
+        child.once('exit', () => reject(new Error('the listener exited')));
+      });
+      child.kill('SIGSTOP');
+      for (let i = 0; i < 6; i++) fillers.push(createConnection({ host: '127.0.0.1', port }).on('error', () => {}));
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      const error = await openDatabase(`postgresql://postgres@127.0.0.1:${port}/x`, { connectTimeoutSeconds: 1 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'CONNECT_TIMEOUT' });
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      for (const f of fillers) f.destroy();
+      child.kill('SIGKILL');
     }
   });
 });

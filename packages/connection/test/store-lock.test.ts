@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -239,6 +239,19 @@ describe('PGlite store lock: waiting for another process', () => {
     writeFileSync(lockPath, JSON.stringify(older));
     await expect(openDatabase(dir)).rejects.toMatchObject({ code: 'STORE_LOCKED' });
     writeFileSync(lockPath, JSON.stringify({ ...older, pid: 2 ** 22 + 1 })); // above pid_max: no such process
+    await expectIntact(dir);
+  }, 60_000);
+
+  it('honours a holder in another PID namespace (a container sharing the host name and the directory): its pid cannot be checked from here', async () => {
+    const dir = await createStore();
+    const lockPath = join(dir, STORE_LOCK_FILE);
+    const gone = 2 ** 22 + 1; // no such pid here: a holder in our namespace with it would be recovered
+    const other: StoreLockHolder = { pid: gone, host: hostname(), command: 'mosaic.js storage seed', since: '2026-01-01T00:00:00.000Z', pidNamespace: 'pid:[1]' };
+    writeFileSync(lockPath, JSON.stringify(other));
+    await expect(openDatabase(dir)).rejects.toMatchObject({ code: 'STORE_LOCKED', message: expect.stringContaining(`process ${gone} in another PID namespace (pid:[1]: another container)`) });
+    expect(existsSync(lockPath)).toBe(true);
+    // The same holder recorded in our own namespace: its pid is checked, and it is gone.
+    writeFileSync(lockPath, JSON.stringify({ ...other, pidNamespace: readlinkSync('/proc/self/ns/pid') }));
     await expectIntact(dir);
   }, 60_000);
 

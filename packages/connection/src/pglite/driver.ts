@@ -221,7 +221,8 @@ export async function openPglite(location: PgliteLocation, options: OpenOptions 
     query: <T extends Row = Row>(text: string, params?: readonly unknown[]) => serialized(() => ops.query<T>(text, params))(),
     exec: serialized(ops.exec),
     copyFrom: serialized(ops.copyFrom),
-    async *copyTo(text) {
+    async *copyTo(text, options) {
+      if (options?.snapshot !== undefined) throw new ConnectionError('COPY_FAILED', 'A PGlite store exports no snapshots: it is read whole while this process holds it.');
       // PGlite hands over the whole COPY result at once: take it under the lock, then yield it
       // with the lock released, so a consumer that stops early can never keep the store locked.
       const release = await mutex.acquire();

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, openSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ConnectionError } from '../errors.js';
 import { redactText } from '../location.js';
@@ -24,6 +24,13 @@ export interface StoreLockHolder {
    * files written before this field existed lack it.
    */
   startTime?: string;
+  /**
+   * The holder's PID namespace (readlink /proc/self/ns/pid, "pid:[4026531836]"), where /proc
+   * exists. Two containers on one host may share its hostname and the store's directory but not
+   * their pids: a holder in another PID namespace cannot be checked from here, so it counts as
+   * alive, like one on another host.
+   */
+  pidNamespace?: string;
 }
 
 export interface StoreLock {
@@ -107,7 +114,7 @@ function holderGone(holder: StoreLockHolder): boolean {
 /** "pid 123 (mosaic.js storage seed ...), since 2026-...", for messages. */
 export function describeStoreLockHolder(holder: StoreLockHolder | undefined): string {
   if (!holder) return 'another process (it let go just now)';
-  const where = holder.host === hostname() ? '' : ` on host ${holder.host}`;
+  const where = elsewhere(holder);
   return `pid ${holder.pid}${where} (${holder.command || 'unknown command'}), since ${holder.since}`;
 }
 
@@ -132,7 +139,7 @@ function tryLock(path: string, me: StoreLockHolder): Attempt {
       if (!holder) {
         // Lock files are linked whole, so this is a machine crash's leftover: recovered once old.
         if (Date.now() - found.mtimeMs < GARBAGE_AFTER_MS) return { holder: undefined };
-      } else if (holder.host !== me.host || !holderGone(holder)) {
+      } else if (!sameProcessSpace(holder, me) || !holderGone(holder)) {
         return { holder };
       }
       recoverStale(path, found.ino, holder);
@@ -176,11 +183,32 @@ function recoverStale(path: string, ino: number, stale: StoreLockHolder | undefi
   }
 }
 
+function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the holder's pid can be checked from here: same host, and (where both recorded it) same PID namespace. */
+function sameProcessSpace(holder: StoreLockHolder, me: StoreLockHolder): boolean {
+  if (holder.host !== me.host) return false;
+  return holder.pidNamespace === undefined || me.pidNamespace === undefined || holder.pidNamespace === me.pidNamespace;
+}
+
+const elsewhere = (holder: StoreLockHolder): string => {
+  if (holder.host !== hostname()) return ` on host ${holder.host}`;
+  const ns = pidNamespace();
+  return holder.pidNamespace && ns && holder.pidNamespace !== ns ? ` in another PID namespace (${holder.pidNamespace}: another container)` : '';
+};
+
 function holderOf(): StoreLockHolder {
   const argv = process.argv.slice(1);
   // `node -e` has no script: the executable's name says at least what kind of process it is.
   const command = [basename(argv[0] ?? process.execPath), ...argv.slice(1)].join(' ');
   const startTime = procStat(process.pid)?.startTime;
+  const ns = pidNamespace();
   return {
     pid: process.pid,
     host: hostname(),
@@ -188,12 +216,13 @@ function holderOf(): StoreLockHolder {
     command: redactText(command).slice(0, 200),
     since: new Date().toISOString(),
     ...(startTime ? { startTime } : {}),
+    ...(ns ? { pidNamespace: ns } : {}),
   };
 }
 
 function lockedError(dir: string, path: string, holder: StoreLockHolder | undefined): ConnectionError {
   if (!holder) return new ConnectionError('STORE_LOCKED', `PGlite store ${dir} is being opened by another process right now; try again.`);
-  const where = holder.host === hostname() ? `process ${holder.pid}` : `process ${holder.pid} on host ${holder.host}`;
+  const where = `process ${holder.pid}${elsewhere(holder)}`;
   return new ConnectionError(
     'STORE_LOCKED',
     `PGlite store ${dir} is in use by ${where} (${holder.command || 'unknown command'}, since ${holder.since}): stop that process first; if it is gone, delete ${path}.`,

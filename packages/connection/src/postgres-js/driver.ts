@@ -7,7 +7,9 @@ import { identity, TEXT_OIDS } from '../text-values.js';
 import { inTransaction } from '../transaction.js';
 import type { Database, Listener, ListenHandlers, OpenOptions, Row, Session } from '../types.js';
 import { POSTGRES_CAPABILITIES, SESSION_SETTINGS, sessionSetSql } from '../types.js';
+import { wireCopyTo, wireTarget } from './bulk-read.js';
 import { mapPostgresError } from './errors.js';
+import { noDelaySockets } from './socket.js';
 
 type Sql = postgres.Sql;
 type PostgresLocation = Extract<Location, { engine: 'postgres' }>;
@@ -132,7 +134,10 @@ function client(location: PostgresLocation, options: OpenOptions, sticky: boolea
 }
 
 function clientOptions(options: OpenOptions): postgres.Options<Record<string, postgres.PostgresType>> {
+  // `socket` is a postgres.js option its types do not declare.
+  const socket = { socket: noDelaySockets(options.connectTimeoutSeconds ?? 10) } as object;
   return {
+    ...socket,
     max: 1,
     // Never recycle the connection on a timer: it would drop the SET session settings.
     max_lifetime: 0,
@@ -157,6 +162,12 @@ function coalesce(limit = 256 * 1024): Transform {
   return new Transform({
     transform(chunk: Buffer | string, _enc, done) {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (size === 0 && buf.length >= limit / 2) {
+        // Already a big piece (the wire reader's, a PGlite chunk): on as it is, not copied again.
+        this.push(buf);
+        done();
+        return;
+      }
       parts.push(buf);
       size += buf.length;
       if (size >= limit) {
@@ -337,6 +348,8 @@ export async function openPostgres(location: PostgresLocation, options: OpenOpti
   await firstContact(ops, c, location);
   // The sessions open now (their server processes are this Database's too).
   const live = new Set<Client>();
+  // The server processes of the wire reader's connections (bulk COPY TO) open now.
+  const wirePids = new Set<number>();
   const withSession = async <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
     const s = await dedicated(location, options, live);
     try {
@@ -349,16 +362,24 @@ export async function openPostgres(location: PostgresLocation, options: OpenOpti
     ...ops,
     location,
     copyFrom: (text, data) => withSession((s) => s.copyFrom(text, data)),
-    async *copyTo(text) {
-      const s = await dedicated(location, options, live);
-      try {
-        yield* s.copyTo(text);
-      } finally {
-        await s.release();
+    copyTo(text, copy = {}) {
+      const wire = wireTarget(c.sql, options.connectTimeoutSeconds ?? 10);
+      if (wire) {
+        return wireCopyTo(wire, text, copy.snapshot, wirePids, (error) =>
+          (error.established && CONNECTION_LOST.has(error.code) ? connectionLost(location.display, error) : mapPostgresError(error, location.display)));
       }
+      return (async function* sessionCopyTo() {
+        const s = await dedicated(location, options, live);
+        try {
+          if (copy.snapshot !== undefined) await s.exec(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${copy.snapshot.replace(/'/g, "''")}'`);
+          yield* s.copyTo(text);
+        } finally {
+          await s.release();
+        }
+      })();
     },
     session: () => dedicated(location, options, live),
-    backendPids: () => [c, ...live].map((x) => x.backendPid).filter((pid): pid is number => pid !== null),
+    backendPids: () => [...[c, ...live].map((x) => x.backendPid).filter((pid): pid is number => pid !== null), ...wirePids],
     transaction: (fn) => withSession((s) => inTransaction(s, fn)),
     listen: (channel, handlers) => listen(location, options, channel, handlers),
     close: () => c.sql.end({ timeout: 5 }),
