@@ -2,7 +2,15 @@ import type { Database, Session } from '@mosaic/connection';
 import { AdvisoryLockError } from './errors.js';
 import { lockKeyParts } from './key.js';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Resolves after `ms`, unless cleared first; never keeps the process alive on its own. */
+function sleep(ms: number): { done: Promise<void>; clear: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const done = new Promise<void>((r) => {
+    timer = setTimeout(r, ms);
+    timer.unref();
+  });
+  return { done, clear: () => clearTimeout(timer) };
+}
 
 /**
  * A transaction-mode pooler (PgBouncer pool_mode=transaction and the like) hands each
@@ -25,7 +33,10 @@ export async function assertNotPooled(db: Database, session: Session, key: bigin
          and objsubid = 1 and granted and pid = pg_backend_pid()) as held`,
       [classid, objid],
     );
-    const first = await Promise.race([check, sleep(2000).then(() => 'blocked' as const)]);
+    // The timer is cleared once the check answers: left running it kept a finished CLI alive for up to 2 s.
+    const wait = sleep(2000);
+    const first = await Promise.race([check, wait.done.then(() => 'blocked' as const)]);
+    wait.clear();
     await probe.exec('ROLLBACK');
     const result = first === 'blocked' ? await check : first;
     if (first === 'blocked') pooled ??= 'a statement waited for another client\'s transaction to end';

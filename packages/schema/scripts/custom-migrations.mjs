@@ -98,6 +98,13 @@ CREATE TABLE IF NOT EXISTS mosaic.store_state (
 INSERT INTO mosaic.store_state (singleton) VALUES (true) ON CONFLICT (singleton) DO NOTHING;
 `;
 
+// Added after v1 shipped (issue #16): the cutover a retiring run chose, so that every gateway
+// on the old store (not only the one that ran the job) follows a job's `cutover: 'live'`.
+const retiredCutover = `-- How gateways on a retired store follow it: 'live' (switch to the new store at once, where
+-- they know its credentials) or 'restart' (stay fenced until restarted on it).
+ALTER TABLE mosaic.store_state ADD COLUMN IF NOT EXISTS retired_cutover text CHECK (retired_cutover IN ('live', 'restart'));
+`;
+
 export function customMigrations(tier) {
   return [
     ...(tier === 'federated' ? [{ name: 'vector_extension', sql: vectorExtension }] : []),
@@ -105,5 +112,6 @@ export function customMigrations(tier) {
     { name: 'schema_info', sql: schemaInfo(tier) },
     { name: 'journal_watermark', sql: journalWatermark },
     { name: 'write_freeze', sql: writeFreeze },
+    { name: 'retired_cutover', sql: retiredCutover },
   ];
 }

@@ -14,9 +14,11 @@ export interface LoadDdl {
   readonly name: string;
   /** The statement from the tier's migrations that creates it. */
   readonly sql: string;
+  /** A foreign key's referenced table (undefined for an index). */
+  readonly references?: string | undefined;
 }
 
-const FOREIGN_KEY = /^ALTER TABLE "([^"]+)" ADD CONSTRAINT "([^"]+)" FOREIGN KEY/;
+const FOREIGN_KEY = /^ALTER TABLE "([^"]+)" ADD CONSTRAINT "([^"]+)" FOREIGN KEY .* REFERENCES "public"\."([^"]+)"/;
 const INDEX = /^CREATE INDEX "([^"]+)" ON "([^"]+)"/;
 
 /**
@@ -31,7 +33,7 @@ export function loadDdl(tier: Tier): LoadDdl[] {
     for (const raw of migration.sql) {
       const sql = raw.trim().replace(/;$/, '');
       const fk = FOREIGN_KEY.exec(sql);
-      if (fk) out.push({ kind: 'foreign-key', table: fk[1]!, name: fk[2]!, sql });
+      if (fk) out.push({ kind: 'foreign-key', table: fk[1]!, name: fk[2]!, sql, references: fk[3]! });
       const index = INDEX.exec(sql);
       if (index) out.push({ kind: 'index', table: index[2]!, name: index[1]!, sql });
     }

@@ -48,11 +48,11 @@ async function check(db: Database, tier: Tier) {
   // loadDdl (what a bulk load drops and puts back) names exactly the live foreign keys and
   // non-unique indexes: a later migration that renames one must keep this list true.
   const live = await db.query<{ item: string }>(`
-    select format('foreign-key %s.%s', conrelid::regclass, conname) as item from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace
+    select format('foreign-key %s.%s->%s', conrelid::regclass, conname, confrelid::regclass) as item from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace
     union all
     select format('index %s.%s', i.indrelid::regclass, c.relname) from pg_index i join pg_class c on c.oid = i.indexrelid
      where c.relnamespace = 'public'::regnamespace and not i.indisunique and not i.indisprimary`);
-  expect(live.map((r) => r.item).sort()).toEqual(loadDdl(tier).map((d) => `${d.kind} ${d.table}.${d.name}`).sort());
+  expect(live.map((r) => r.item).sort()).toEqual(loadDdl(tier).map((d) => `${d.kind} ${d.table}.${d.name}${d.references ? `->${d.references}` : ''}`).sort());
 
   const embedding = await db.query("select 1 from information_schema.columns where table_name = 'insights' and column_name = 'embedding'");
   const vector = await db.query("select 1 from pg_extension where extname = 'vector'");

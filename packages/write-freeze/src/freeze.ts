@@ -65,7 +65,7 @@ export interface Freeze {
    * location's redacted form only). Fails with FREEZE_LOST if this freeze did not hold the whole
    * time (unfenced or a trigger disabled meanwhile): then writes may have been lost.
    */
-  retire(target: { readonly tier: string; readonly location: Location }): Promise<RetiredInfo>;
+  retire(target: { readonly tier: string; readonly location: Location; readonly cutover?: 'live' | 'restart' }): Promise<RetiredInfo>;
   /**
    * Lets go of the freeze WITHOUT lifting it (a run finished but not verified): the store stays
    * frozen, its holder gone, so the next run takes it over and `unfence` may lift it.
@@ -192,11 +192,11 @@ export async function freezeStore(db: Database, options: FreezeOptions): Promise
             throw new WriteFreezeError('FREEZE_LOST', `The freeze of ${display} did not hold for the whole run (${!held ? `the store is now ${row.state}${row.run_id ? ` by run ${row.run_id}` : ''}` : `no refusing trigger on ${broken.join(', ')}`}): writes may have reached it after the snapshot. The source was not retired; re-run the migration to converge the target.`);
           }
           await tx.query(
-            `update mosaic.store_state set state = 'retired', retired_at = now(), retired_by_run = $1, retired_to_tier = $2, retired_to_location = $3,
+            `update mosaic.store_state set state = 'retired', retired_at = now(), retired_by_run = $1, retired_to_tier = $2, retired_to_location = $3, retired_cutover = $4,
                freeze_id = null, run_id = null, frozen_since = null, frozen_by = null, updated_at = now() where singleton`,
-            [options.runId, target.tier, target.location.display],
+            [options.runId, target.tier, target.location.display, target.cutover ?? null],
           );
-          await tx.query('select pg_notify($1, $2)', [FREEZE_CHANNEL, JSON.stringify({ state: 'retired', runId: options.runId, tier: target.tier, location: target.location.display })]);
+          await tx.query('select pg_notify($1, $2)', [FREEZE_CHANNEL, JSON.stringify({ state: 'retired', runId: options.runId, tier: target.tier, location: target.location.display, cutover: target.cutover ?? null })]);
           return retiredOf(await readStateRow(tx))!;
         });
         ended = true;

@@ -27,6 +27,11 @@ export interface RetiredInfo {
   readonly tier: string;
   /** Redacted: `postgresql://u:***@host/db`. */
   readonly location: string;
+  /**
+   * How the run that retired it asked gateways to follow: `live` (switch at once, where they know
+   * the target's credentials), `restart`, or null (each gateway's own cutover option decides).
+   */
+  readonly cutover: 'live' | 'restart' | null;
 }
 
 export interface StoreState {
@@ -55,12 +60,14 @@ type StateRow = {
   retired_by_run: string | null;
   retired_to_tier: string | null;
   retired_to_location: string | null;
+  retired_cutover: 'live' | 'restart' | null;
 };
 
-export const STATE_COLUMNS = 'state, freeze_id::text as freeze_id, run_id, frozen_since::text as frozen_since, frozen_by, retired_at::text as retired_at, retired_by_run, retired_to_tier, retired_to_location';
+export const STATE_COLUMNS = 'state, freeze_id::text as freeze_id, run_id, frozen_since::text as frozen_since, frozen_by, retired_at::text as retired_at, retired_by_run, retired_to_tier, retired_to_location, retired_cutover';
 
 export async function hasFreezeSchema(db: Queryable): Promise<boolean> {
-  const [row] = await db.query<{ ok: boolean }>("select to_regclass('mosaic.store_state') is not null and to_regclass('mosaic.gateways') is not null as ok");
+  const [row] = await db.query<{ ok: boolean }>(`select to_regclass('mosaic.store_state') is not null and to_regclass('mosaic.gateways') is not null
+      and exists (select 1 from pg_attribute where attrelid = to_regclass('mosaic.store_state') and attname = 'retired_cutover' and not attisdropped) as ok`);
   return row?.ok === true;
 }
 
@@ -88,7 +95,7 @@ export function freezeOf(row: StateRow): FreezeInfo | null {
 
 export function retiredOf(row: StateRow): RetiredInfo | null {
   return row.state === 'retired'
-    ? { at: row.retired_at ?? '?', runId: row.retired_by_run ?? '?', tier: row.retired_to_tier ?? '?', location: row.retired_to_location ?? '?' }
+    ? { at: row.retired_at ?? '?', runId: row.retired_by_run ?? '?', tier: row.retired_to_tier ?? '?', location: row.retired_to_location ?? '?', cutover: row.retired_cutover ?? null }
     : null;
 }
 

@@ -84,7 +84,7 @@ describe.each(engines)('write freeze on a $name store', ({ make }) => {
     const { db, write } = await make();
     const freeze = await freezeStore(db, { runId: 'run-2' });
     const retired = await freeze.retire({ tier: 'federated', location: TARGET });
-    expect(retired).toMatchObject({ runId: 'run-2', tier: 'federated', location: 'postgresql://mosaic:***@db.example:5433/mosaic' });
+    expect(retired).toMatchObject({ runId: 'run-2', tier: 'federated', location: 'postgresql://mosaic:***@db.example:5433/mosaic', cutover: null });
     expect(await freeze.lift()).toEqual({ lifted: false, triggersDropped: false }); // a lift after retire changes nothing
     const e = await refusal(write(insertUser('late')));
     expect(e.sqlState ?? (e as { code?: string }).code).toBe('MOSRT');
@@ -99,7 +99,9 @@ describe.each(engines)('write freeze on a $name store', ({ make }) => {
     await again.lift();
     expect((await storeState(db)).state).toBe('retired');
     const third = await freezeStore(db, { runId: 'run-4' });
-    expect(await third.retire({ tier: 'standalone', location: TARGET })).toMatchObject({ runId: 'run-4', tier: 'standalone' });
+    // The cutover a retiring run chose is recorded for every gateway to read.
+    expect(await third.retire({ tier: 'standalone', location: TARGET, cutover: 'live' })).toMatchObject({ runId: 'run-4', tier: 'standalone', cutover: 'live' });
+    expect((await storeState(db)).retired).toMatchObject({ runId: 'run-4', cutover: 'live' });
 
     expect(await unfence(db)).toMatchObject({ was: 'retired', triggersRemoved: 22 });
     await write(insertUser('rolled-back'));
