@@ -33,7 +33,7 @@ function rowText(shape: TableShape): string {
   return `row(${shape.columns.map(ident).join(', ')})::text`;
 }
 
-const slice = (expr: string, from: number) => `('x' || substr(${expr}, ${from}, 15))::bit(60)::bigint::numeric`;
+const slice = (expr: string, from: number) => `('x' || substr(${expr}, ${from}, 15))::bit(60)::bigint`;
 
 /**
  * Checksums per bucket: rows grouped by the first `depth` hex digits of their key's md5,
@@ -41,11 +41,14 @@ const slice = (expr: string, from: number) => `('x' || substr(${expr}, ${from}, 
  */
 export async function bucketSums(db: Queryable, shape: TableShape, prefixes: readonly string[], depth: number): Promise<Map<string, Bucket>> {
   const under = prefixes.filter((p) => p !== '');
-  const where = under.length > 0 ? `where left(k, ${under[0]!.length}) in (${under.map((p) => `'${p.replace(/[^0-9a-f]/g, '')}'`).join(', ')})` : '';
+  const where = under.length > 0 ? `where left(md5(${keyText(shape)}), ${under[0]!.length}) in (${under.map((p) => `'${p.replace(/[^0-9a-f]/g, '')}'`).join(', ')})` : '';
+  // OFFSET 0 keeps the subquery whole: the grouping then sees two 32-character hashes per row.
+  // Pulled up, the planner took each key for a group, sorted the whole rows by it and hashed
+  // them after: 5.6 s against 3.3 s for 600,000 messages on one core, and 3 processes instead of one.
   const rows = await db.query<{ b: string; n: string; s: string }>(
     `select left(k, ${depth}) as b, count(*)::text as n, (sum(${slice('r', 1)}) || ':' || sum(${slice('r', 16)}))::text as s
-       from (select md5(${keyText(shape)}) as k, md5(${rowText(shape)}) as r from ${ident(shape.table)}) x
-       ${where} group by 1`,
+       from (select md5(${keyText(shape)}) as k, md5(${rowText(shape)}) as r from ${ident(shape.table)} ${where} offset 0) x
+       group by 1`,
   );
   return new Map(rows.map((r) => [r.b, { rows: Number(r.n), sum: r.s }]));
 }

@@ -65,9 +65,9 @@ export interface RebuiltDdl {
  * otherwise), and a vector index gets parallel workers. Throws CONSTRAINT_FAILED when copied rows break a foreign key.
  */
 export async function restoreAfterLoad(
-  target: Database, tier: Tier, tables: readonly string[], kinds: ReadonlyArray<LoadDdl['kind']> = ['index', 'foreign-key'], signal?: AbortSignal,
+  target: Database, tier: Tier, tables: readonly string[], kinds: ReadonlyArray<LoadDdl['kind']> = ['index', 'foreign-key'], signal?: AbortSignal, names?: ReadonlySet<string>,
 ): Promise<RebuiltDdl[]> {
-  const missing = (await missingLoadDdl(target, tier, tables)).filter((d) => kinds.includes(d.kind));
+  const missing = (await missingLoadDdl(target, tier, tables)).filter((d) => kinds.includes(d.kind) && (!names || names.has(d.name)));
   if (missing.length === 0) return [];
   const done: RebuiltDdl[] = [];
   const session = await target.session();
@@ -96,4 +96,49 @@ export async function restoreAfterLoad(
     await session.release();
   }
   return done;
+}
+
+/**
+ * Foreign keys added while the load goes on, each as soon as both of its tables are loaded and
+ * indexed (`ready`), one at a time on a session of its own: the validation of a big table's keys
+ * (messages' parent and conversation: a scan of messages each) no longer waits for the last small
+ * table. Serial because ADD FOREIGN KEY locks both of its tables (SHARE ROW EXCLUSIVE): two at
+ * once could each hold one table the other waits for; a finished table is touched by nothing else.
+ * `done()` waits for every key added so far and rethrows the first failure (CONSTRAINT_FAILED);
+ * whatever was never ready is left to the final restoreAfterLoad.
+ */
+export interface EarlyForeignKeys {
+  ready(table: string): void;
+  done(): Promise<RebuiltDdl[]>;
+}
+
+export function earlyForeignKeys(target: Database, tier: Tier, tables: readonly string[], signal: AbortSignal, onFail: (error: unknown) => void): EarlyForeignKeys {
+  const pending = loadDdl(tier).filter((d) => d.kind === 'foreign-key' && tables.includes(d.table) && tables.includes(d.references!));
+  const loaded = new Set<string>();
+  const added: RebuiltDdl[] = [];
+  let chain: Promise<void> = Promise.resolve();
+  let failure: unknown;
+  return {
+    ready(table) {
+      loaded.add(table);
+      const now = pending.filter((d) => loaded.has(d.table) && loaded.has(d.references!));
+      if (now.length === 0 || failure !== undefined) return;
+      for (const d of now) pending.splice(pending.indexOf(d), 1);
+      const names = new Set(now.map((d) => d.name));
+      chain = chain.then(async () => {
+        if (failure !== undefined || signal.aborted) return;
+        try {
+          added.push(...(await restoreAfterLoad(target, tier, [...new Set(now.map((d) => d.table))], ['foreign-key'], signal, names)));
+        } catch (error) {
+          failure ??= error;
+          onFail(error);
+        }
+      });
+    },
+    async done() {
+      await chain;
+      if (failure !== undefined) throw failure;
+      return added;
+    },
+  };
 }

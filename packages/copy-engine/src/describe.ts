@@ -13,13 +13,14 @@ export function recheckOf(table: PlannedTable): 'none' | 'whole table by bucket 
  */
 export function describeStrategy(table: PlannedTable, plan: Pick<Plan, 'batchSize'>): string {
   const s = table.strategy;
+  const jobs = table.jobs > 1 ? `, ${table.jobs} jobs at once` : '';
   switch (s.kind) {
     case 'fresh':
-      return `fresh load in ${s.chunks === 'pages' ? 'heap-page' : 'key-ordered'} chunks of about ${plan.batchSize} rows`;
+      return `fresh load in ${s.chunks === 'pages' ? 'heap-page' : 'key-ordered'} chunks of about ${plan.batchSize} rows${jobs}`;
     case 'resume':
       return `resume after the last key copied (${rows(s.rowsCopied)} in from the earlier run), then re-check the whole table by bucket checksums`;
     case 'restart':
-      return `start over: ${rows(s.rowsCopied)} from the earlier run were copied by pages, which no longer name them; emptied and loaded again in heap-page chunks`;
+      return `start over: ${rows(s.rowsCopied)} from the earlier run were copied by pages, which no longer name them; emptied and loaded again in heap-page chunks${jobs}`;
     case 'converge':
       return {
         rerun: 'converge: bucket checksums on both sides; in differing buckets, rows gone from the source deleted, then rows upserted (identical rows untouched)',

@@ -16,7 +16,7 @@ export interface JournalTable {
   readonly status: 'copying' | 'done';
   /** Text values of the key columns of the last committed row; null before the first chunk, or when copied by pages. */
   readonly lastKey: string[] | null;
-  /** Copied in heap-page chunks (a PGlite source): a stopped copy of it starts over, as upserts. */
+  /** Copied in heap-page chunks: a stopped copy of it starts over (emptied, loaded again by pages). */
   readonly byPages: boolean;
   readonly rowsCopied: number;
   readonly chunks: number;
@@ -67,7 +67,9 @@ export async function startTable(db: Queryable, runId: string, table: string): P
 
 /**
  * Where a table's copy stands, as last_key holds it: the key of the last row copied (an
- * array: key-ordered chunks), or the first heap page not yet copied (`{"page": n}`).
+ * array: key-ordered chunks), or the end page of the last page range committed (`{"page": n}`;
+ * with several jobs on the table, ranges commit in any order: it says only that the table goes
+ * by pages, which is all a resume needs, since a stopped page copy starts over).
  */
 export type ChunkPosition = readonly string[] | { readonly page: number };
 

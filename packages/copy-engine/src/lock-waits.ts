@@ -68,7 +68,9 @@ export async function watchLockWaits(
   const reportEveryMs = options.reportEveryMs ?? 3000;
   const pollMs = options.pollMs ?? 1000;
   const timeoutMs = options.timeoutMs;
-  const session: Session = await db.session();
+  // Its own session; one that dies (terminated by an administrator, an idle timeout) is opened
+  // again at the next poll: the watcher must not go quiet, nor --lock-timeout stop applying.
+  let session: Session | undefined = await db.session();
   let version = 0;
   try {
     const [row] = await session.query<{ v: number }>("select current_setting('server_version_num')::int as v");
@@ -77,6 +79,7 @@ export async function watchLockWaits(
     await session.release();
     throw error;
   }
+  const current = async (): Promise<Session> => (session ??= await db.session());
   // PostgreSQL 14+ says when a wait began (pg_locks.waitstart); before, the first sighting counts.
   const waited = version >= 140000
     ? `(select (extract(epoch from clock_timestamp() - min(l.waitstart)) * 1000)::bigint::text from pg_locks l where l.pid = w.pid and not l.granted)`
@@ -89,9 +92,10 @@ export async function watchLockWaits(
   let tick: Promise<void> = Promise.resolve();
 
   const poll = async () => {
-    const pids = db.backendPids().filter((pid) => pid !== session.backendPid);
+    const own = await current();
+    const pids = db.backendPids().filter((pid) => pid !== own.backendPid);
     if (pids.length === 0) return;
-    const rows = await session.query<WaitRow>(`
+    const rows = await own.query<WaitRow>(`
       select w.pid, w.query_start::text as started, ${waited} as waited_ms,
              coalesce((select json_agg(json_build_object('pid', b.pid, 'app', b.application_name, 'state', b.state, 'since', b.state_change::text) order by b.pid)
                          from unnest(pg_blocking_pids(w.pid)) bp(pid) left join pg_stat_activity b on b.pid = bp.pid), '[]')::text as blockers
@@ -112,7 +116,7 @@ export async function watchLockWaits(
           `Gave up after ${Math.round(waitedMs / 1000)} s waiting for a lock on the ${side} (--lock-timeout ${Math.round(timeoutMs / 1000)}): blocked by ${describeBlockers(blockers)}. End that transaction${blockers[0] ? ` (or SELECT pg_terminate_backend(${blockers[0].pid});)` : ''} and re-run to resume.`,
         );
         // Only if it still waits: cancelling our own backend stops its statement, and the run.
-        const [cancel] = await session.query<{ ok: boolean }>(
+        const [cancel] = await own.query<{ ok: boolean }>(
           "select coalesce(bool_or(pg_cancel_backend(pid)), false) as ok from pg_stat_activity where pid = $1 and wait_event_type = 'Lock' and query_start::text is not distinct from $2",
           [row.pid, row.started],
         );
@@ -135,8 +139,13 @@ export async function watchLockWaits(
   const schedule = () => {
     if (stopped) return;
     timer = setTimeout(() => {
-      // A failed poll (the target went away) is not the run's error: the run hears that itself.
-      tick = poll().catch(() => {}).finally(schedule);
+      // A failed poll is not the run's error (a target gone away: the run hears that itself); its
+      // session is let go, and the next poll opens another.
+      tick = poll().catch(async () => {
+        const dead = session;
+        session = undefined;
+        await dead?.release().catch(() => {});
+      }).finally(schedule);
     }, pollMs);
     timer.unref();
   };
@@ -146,15 +155,16 @@ export async function watchLockWaits(
       return failure;
     },
     async cancelWaits() {
-      const pids = db.backendPids().filter((pid) => pid !== session.backendPid);
-      if (stopped || pids.length === 0) return;
-      await session.query(`select pg_cancel_backend(pid) from pg_stat_activity where pid in (${pids.map((p) => Number(p)).join(', ')}) and wait_event_type = 'Lock'`).catch(() => {});
+      const own = await current().catch(() => undefined);
+      const pids = db.backendPids().filter((pid) => pid !== own?.backendPid);
+      if (stopped || !own || pids.length === 0) return;
+      await own.query(`select pg_cancel_backend(pid) from pg_stat_activity where pid in (${pids.map((p) => Number(p)).join(', ')}) and wait_event_type = 'Lock'`).catch(() => {});
     },
     async stop() {
       stopped = true;
       clearTimeout(timer);
       await tick;
-      await session.release().catch(() => {});
+      await session?.release().catch(() => {});
     },
   };
 }

@@ -19,7 +19,12 @@ import type { RunReport } from './run.js';
  * refuses too, unless `overwriteTargetChanges`.
  */
 export async function prepare(source: Database, target: Database, options: PlanOptions): Promise<Plan> {
-  const [s, t] = [await detectDatabase(source), await detectDatabase(target)];
+  // Both sides at once (a few catalog queries each and, on the source, a count of every table);
+  // when both fail, the source's error is the one reported, as when they ran in turn.
+  const [sd, td] = await Promise.allSettled([detectDatabase(source), detectDatabase(target)]);
+  if (sd.status === 'rejected') throw sd.reason;
+  if (td.status === 'rejected') throw td.reason;
+  const [s, t] = [sd.value, td.value];
   const journal = t.schema.present ? await readLatestRun(target) : undefined;
   const p = plan(s, t, journal, options, await planContext(source, target, options.to, t.schema.present));
   if (p.mode === 'converge' && !options.overwriteTargetChanges) await assertTargetUnchanged(target, journal!, p.tables.map((x) => x.table));

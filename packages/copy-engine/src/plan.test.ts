@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { MIGRATION_ORDER } from '@mosaic/schema';
 import type { Detection } from '@mosaic/tier-detect';
 import type { JournalRun } from './journal.js';
-import { NO_VECTOR_NOTE, plan } from './plan.js';
+import { describeStrategy } from './describe.js';
+import { NO_VECTOR_NOTE, PGLITE_TABLE_JOBS, plan } from './plan.js';
 
 const counts = Object.fromEntries(MIGRATION_ORDER.map((t) => [t, 10]));
 const empty = Object.fromEntries(MIGRATION_ORDER.map((t) => [t, 0]));
@@ -67,7 +68,9 @@ describe('plan', () => {
     expect(resumed.tables[1]!.strategy).toEqual({ kind: 'restart', rowsCopied: 5 });
     expect(resumed.tables[2]!.strategy).toEqual({ kind: 'fresh', chunks: 'pages' });
     // A key-ordered copy that stopped goes on after its key.
-    const byKeys = plan(detection(), t, { ...journal, tables: new Map([['teams', { status: 'copying', lastKey: ['t_4'], byPages: false, rowsCopied: 5, chunks: 1, rowsAtFinish: null }]]) }, options, { ...relaxedLoad, sourceExclusive: false });
+    // (A source before PostgreSQL 14 has no TID range scan: it is read by keys.)
+    const pg13 = detection({ engine: 'postgres', serverVersion: '13.16' });
+    const byKeys = plan(pg13, t, { ...journal, tables: new Map([['teams', { status: 'copying', lastKey: ['t_4'], byPages: false, rowsCopied: 5, chunks: 1, rowsAtFinish: null }]]) }, options, { ...relaxedLoad, sourceExclusive: false });
     expect(byKeys.tables[1]!.strategy).toEqual({ kind: 'resume', after: ['t_4'], rowsCopied: 5 });
     expect(byKeys.tables[2]!.strategy).toEqual({ kind: 'fresh', chunks: 'keys' });
     // A resume whose target kept its foreign keys (a stopped converge run): every table converges.
@@ -81,6 +84,41 @@ describe('plan', () => {
     expect(converge.tables.every((x) => x.strategy.kind === 'converge' && !x.relaxed)).toBe(true);
     // The delete pass compares the NO ACTION foreign-key columns too (owner_id -> users).
     expect(resumed.tables.find((x) => x.table === 'teams')!.noActionColumns).toEqual(['owner_id']);
+  });
+
+  it('a PostgreSQL source of 14 or later is read by heap pages; a table of several chunks by every job at once', () => {
+    const pg = detection({ engine: 'postgres', serverVersion: '15.20', rowCounts: { ...counts, messages: 2500, events: 1000 } });
+    const context = { sourceExclusive: false, targetMissingForeignKeys: false, targetOwnsTables: true };
+    const p = plan(pg, target(), undefined, { ...options, jobs: 4 }, context);
+    expect(p.tables.every((t) => t.strategy.kind === 'fresh' && t.strategy.chunks === 'pages')).toBe(true);
+    // 2500 rows in chunks of 1000: 3 chunks, 3 jobs of the 4; one chunk: one job.
+    expect(p.tables.find((t) => t.table === 'messages')!.jobs).toBe(3);
+    expect(p.tables.find((t) => t.table === 'events')!.jobs).toBe(1);
+    expect(describeStrategy(p.tables.find((t) => t.table === 'messages')!, p)).toBe('fresh load in heap-page chunks of about 1000 rows, 3 jobs at once');
+    expect(describeStrategy(p.tables.find((t) => t.table === 'events')!, p)).toBe('fresh load in heap-page chunks of about 1000 rows');
+    expect(plan(pg, target(), undefined, { ...options, jobs: 1 }, context).tables.every((t) => t.jobs === 1)).toBe(true);
+    // A PGlite store: by pages too, and by every job (its one thread exports the chunks in turn, the jobs' target sessions ingest them at once).
+    const local = plan(detection({ rowCounts: { ...counts, messages: 2500 } }), target(), undefined, options, { ...context, sourceExclusive: true });
+    expect(local.tables.every((t) => t.strategy.kind === 'fresh' && t.strategy.chunks === 'pages')).toBe(true);
+    expect(local.tables.find((t) => t.table === 'messages')!.jobs).toBe(2);
+    // Up to PGLITE_TABLE_JOBS (each holds two chunks; the store's one thread feeds them all).
+    const many = plan(detection({ rowCounts: { ...counts, messages: 25000 } }), target(), undefined, { ...options, jobs: 8 }, { ...context, sourceExclusive: true });
+    expect(many.tables.find((t) => t.table === 'messages')!.jobs).toBe(PGLITE_TABLE_JOBS);
+    expect(plan(detection({ engine: 'postgres', serverVersion: '15.20', rowCounts: { ...counts, messages: 25000 } }), target(), undefined, { ...options, jobs: 8 }, context).tables.find((t) => t.table === 'messages')!.jobs).toBe(8);
+    // A stopped page copy of a PostgreSQL source starts over, by as many jobs; a key-ordered one
+    // (a source before 14, or an earlier version of this tool) goes on after its key, by one.
+    const journal: JournalRun = {
+      runId: 'run-1', sourceInstance: 'src-1', sourceLocation: 'pg', status: 'running', startedAt: '', finishedXid: null,
+      tables: new Map([['messages', { status: 'copying', lastKey: null, byPages: true, rowsCopied: 1000, chunks: 1, rowsAtFinish: null }], ['events', { status: 'copying', lastKey: ['e_1'], byPages: false, rowsCopied: 10, chunks: 1, rowsAtFinish: null }]]),
+    };
+    const t = target({ schema: { present: true, version: 1, state: 'current', toolVersion: 1, instanceId: 't-1' }, tier: 'federated', rowCounts: { ...empty, messages: 1000, events: 10 } });
+    const resumed = plan(pg, t, journal, options, { ...context, targetMissingForeignKeys: true });
+    const messages = resumed.tables.find((x) => x.table === 'messages')!;
+    expect(messages.strategy).toEqual({ kind: 'restart', rowsCopied: 1000 });
+    expect(messages.jobs).toBe(2);
+    const events = resumed.tables.find((x) => x.table === 'events')!;
+    expect(events.strategy).toEqual({ kind: 'resume', after: ['e_1'], rowsCopied: 10 });
+    expect(events.jobs).toBe(1);
   });
 
   it.each([

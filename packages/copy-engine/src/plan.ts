@@ -42,12 +42,22 @@ export interface PlannedTable {
   readonly strategy: TableStrategy;
   /** Its foreign keys and secondary indexes are off while it loads, and built again after (Plan.relax). */
   readonly relaxed: boolean;
+  /**
+   * Jobs that copy this table's heap-page ranges at once, inside the one snapshot (each its own
+   * target session, each chunk its own transaction): more than 1 only for a page-chunked table
+   * of more than one chunk (from PostgreSQL up to --jobs, from PGlite up to PGLITE_TABLE_JOBS),
+   * so that one table that dominates (messages) does not leave the other jobs idle. 1 otherwise.
+   */
+  readonly jobs: number;
 }
 
 /**
  * What the run does to one table:
  * - `fresh`: the target table is empty; the rows are COPYed straight in, in heap-page chunks
- *   (`pages`: a source nothing else writes to, read in page order) or key-ordered chunks (`keys`).
+ *   (`pages`: ctid ranges, read in page order: a locked PGlite store, or a PostgreSQL source of
+ *   version 14 or later, inside its exported snapshot) or key-ordered chunks (`keys`: a
+ *   PostgreSQL source before 14, which has no TID range scan: each ctid range would read the
+ *   whole table).
  * - `resume`: a key-ordered copy stopped after `after`; it goes on after that key, and then the
  *   whole table is re-checked against this run's snapshot (`converge`'s checksums), since the
  *   part copied before the stop came from an earlier snapshot.
@@ -66,7 +76,10 @@ export type TableStrategy =
 
 /** What prepare() learns about both sides beyond detection, for the strategies. */
 export interface PlanContext {
-  /** Nothing else writes to the source while the run holds it (a PGlite store): read by pages. */
+  /**
+   * Nothing else writes to the source while the run holds it (a PGlite store): read by pages
+   * whatever its version (a PostgreSQL source inside its snapshot from 14 on, see pageReads).
+   */
   readonly sourceExclusive: boolean;
   /** The target lacks foreign keys of the load now (an earlier load dropped them and stopped). */
   readonly targetMissingForeignKeys: boolean;
@@ -159,11 +172,14 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
     const keyTypes = s.primaryKey.map((k) => s.columns.find((c) => c.name === k)!.sqlType);
     const parents = [...new Set(s.foreignKeys.filter((fk) => fk.references !== name && copied.includes(fk.references) && !DEFERRED_EDGES.some((d) => d.table === name && d.column === fk.columns[0])).map((fk) => fk.references))];
     const journalTable = mode === 'resume' ? journal!.tables.get(name) : undefined;
+    const strategy = strategyOf(mode, relax, journalTable, pageReads(source, context), target.rowCounts[name] ?? 0);
+    const rows = source.rowCounts[name] ?? 0;
     return {
-      strategy: strategyOf(mode, relax, journalTable, context, target.rowCounts[name] ?? 0),
+      strategy,
       relaxed: relax,
+      jobs: tableJobs(strategy, rows, options, context),
       table: name,
-      rows: source.rowCounts[name] ?? 0,
+      rows,
       columns,
       primaryKey: s.primaryKey,
       keyTypes,
@@ -194,9 +210,47 @@ export function plan(source: Detection, target: Detection, journal: JournalRun |
   };
 }
 
+/**
+ * Whether a fresh table is read in heap-page (ctid range) chunks: a locked PGlite store (nothing
+ * moves its rows), or a PostgreSQL source of version 14 or later. There the rows a snapshot sees
+ * do not move for as long as it is held (VACUUM keeps what it can see, an UPDATE writes a new
+ * version elsewhere), and the run's snapshot-holding transaction takes ACCESS SHARE locks on the
+ * copied tables (source.ts), so no VACUUM FULL, CLUSTER or rewriting ALTER can move them under
+ * it: ctid ranges of that snapshot are a stable order, read in page order (a key range on random
+ * UUIDs reads the heap at random: measured 1.5-2x the cost of the same rows by ctid) and with no
+ * boundary query per chunk. PostgreSQL 13 and older have no TID range scan (each range would be
+ * a scan of the whole table): key-ordered chunks there.
+ */
+function pageReads(source: Detection, context: PlanContext): boolean {
+  return context.sourceExclusive || Number.parseInt(source.serverVersion, 10) >= 14;
+}
+
+/**
+ * How many jobs copy one table's page ranges at once: a page-chunked table (fresh or started
+ * over) of more than one chunk from a PostgreSQL source gets every job of the run, so the
+ * biggest table no longer sets the run's length alone; its chunks are handed out one at a time,
+ * so a job that joins late just takes what is left. A PGlite source too: its one thread exports
+ * every chunk (in turn, about a sixth of the time the target takes to ingest one), and the jobs'
+ * target sessions ingest them at once, which is where the time goes (the server computes every
+ * row's generated columns); each job holds at most two chunks.
+ */
+function tableJobs(strategy: TableStrategy, rows: number, options: PlanOptions, context: PlanContext): number {
+  const byPages = (strategy.kind === 'fresh' && strategy.chunks === 'pages') || strategy.kind === 'restart';
+  if (!byPages) return 1;
+  const jobs = context.sourceExclusive ? Math.min(options.jobs, PGLITE_TABLE_JOBS) : options.jobs;
+  return Math.max(1, Math.min(jobs, Math.ceil(rows / Math.max(options.batchSize, 1))));
+}
+
+/**
+ * At most this many jobs on one table from PGlite: each holds two chunks in memory, and the
+ * store's one thread exports a chunk in about a sixth of the time the target ingests it, so more
+ * jobs than that cannot be kept fed; 4 leaves the thread headroom.
+ */
+export const PGLITE_TABLE_JOBS = 4;
+
 /** The strategy of one table (see TableStrategy), from the run's mode and its journal entry. */
-function strategyOf(mode: PlanMode, relax: boolean, journal: JournalTable | undefined, context: PlanContext, targetRows: number): TableStrategy {
-  const fresh: TableStrategy = { kind: 'fresh', chunks: context.sourceExclusive ? 'pages' : 'keys' };
+function strategyOf(mode: PlanMode, relax: boolean, journal: JournalTable | undefined, byPages: boolean, targetRows: number): TableStrategy {
+  const fresh: TableStrategy = { kind: 'fresh', chunks: byPages ? 'pages' : 'keys' };
   if (mode === 'fresh') return fresh;
   if (mode === 'converge') return { kind: 'converge', why: 'rerun' };
   // A resumed load that keeps its foreign keys (a stopped converge run, or a role that could not
@@ -205,6 +259,8 @@ function strategyOf(mode: PlanMode, relax: boolean, journal: JournalTable | unde
   if (!relax) return targetRows === 0 && journal?.status !== 'done' ? fresh : { kind: 'converge', why: 'constraints-kept' };
   if (!journal) return fresh;
   if (journal.status === 'done') return { kind: 'converge', why: 'finished-earlier' };
+  // Key chunks (a source before PostgreSQL 14, or a run of an earlier version of this tool) go on
+  // after their last key.
   if (journal.lastKey) return { kind: 'resume', after: journal.lastKey, rowsCopied: journal.rowsCopied };
   // Pages name no rows across snapshots: a page-chunked copy that committed anything starts over.
   if (journal.byPages) return { kind: 'restart', rowsCopied: journal.rowsCopied };

@@ -50,51 +50,92 @@ export async function* watched(
 }
 
 /**
- * Tuples in a binary COPY stream held in memory: PostgreSQL's format is an 11-byte signature,
- * int32 flags, int32 extension length and the extension, then per tuple an int16 field count
- * (-1 ends the data) and per field an int32 length (-1 for NULL) and that many bytes.
- * It walks the lengths only, so a chunk of 50k rows costs a few milliseconds.
+ * Counts the tuples of a binary COPY stream as its bytes pass, however they are cut: PostgreSQL's
+ * format is an 11-byte signature, int32 flags, int32 extension length and the extension, then per
+ * tuple an int16 field count (-1 ends the data) and per field an int32 length (-1 for NULL) and
+ * that many bytes. It walks the lengths only, so 50k rows cost a few milliseconds.
  */
-export function binaryCopyTuples(parts: readonly Uint8Array[]): number {
-  let part = 0;
-  let at = 0;
-  const byte = (): number => {
-    while (part < parts.length && at >= parts[part]!.length) {
-      part++;
-      at = 0;
-    }
-    if (part >= parts.length) throw new CopyEngineError('COPY_MISMATCH', 'A binary COPY chunk from the source ends in the middle of a row.');
-    return parts[part]![at++]!;
-  };
-  const int = (bytes: 2 | 4): number => {
-    let value = 0;
-    for (let i = 0; i < bytes; i++) value = value * 256 + byte();
-    return bytes === 2 ? (value << 16) >> 16 : value | 0;
-  };
-  const skip = (n: number) => {
-    let left = n;
-    while (left > 0) {
-      while (part < parts.length && at >= parts[part]!.length) {
-        part++;
-        at = 0;
+export class BinaryCopyCounter {
+  private count = 0;
+  private seen = false;
+  private ended = false;
+  /** Bytes to pass over before the next integer (the signature and flags first). */
+  private skip = 11 + 4;
+  /** The integer read next: the extension's length, a tuple's field count, a field's length. */
+  private next: 'extension' | 'fields' | 'length' = 'extension';
+  private value = 0;
+  private valueBytes = 0;
+  private fieldsLeft = 0;
+
+  push(part: Uint8Array): void {
+    if (part.length > 0) this.seen = true;
+    const length = part.length;
+    let at = 0;
+    while (at < length && !this.ended) {
+      if (this.skip > 0) {
+        const step = Math.min(this.skip, length - at);
+        at += step;
+        this.skip -= step;
+        continue;
       }
-      if (part >= parts.length) throw new CopyEngineError('COPY_MISMATCH', 'A binary COPY chunk from the source ends in the middle of a row.');
-      const step = Math.min(left, parts[part]!.length - at);
-      at += step;
-      left -= step;
+      const size = this.next === 'fields' ? 2 : 4;
+      let value: number;
+      if (this.valueBytes === 0 && at + size <= length) {
+        // The whole integer is in this piece (nearly always): read it at once.
+        value = size === 2 ? ((part[at]! << 24) | (part[at + 1]! << 16)) >> 16 : (part[at]! << 24) | (part[at + 1]! << 16) | (part[at + 2]! << 8) | part[at + 3]!;
+        at += size;
+      } else {
+        // An integer cut between two pieces: byte by byte.
+        this.value = this.value * 256 + part[at++]!;
+        if (++this.valueBytes < size) continue;
+        value = size === 2 ? (this.value << 16) >> 16 : this.value | 0;
+        this.value = 0;
+        this.valueBytes = 0;
+      }
+      this.take(value);
     }
-  };
-  if (parts.every((p) => p.length === 0)) return 0;
-  skip(11 + 4);
-  skip(int(4));
-  let tuples = 0;
-  for (;;) {
-    const fields = int(2);
-    if (fields === -1) return tuples;
-    for (let f = 0; f < fields; f++) {
-      const length = int(4);
-      if (length > 0) skip(length);
+  }
+
+  /** One integer of the stream read: what it means depends on where the stream is. */
+  private take(value: number): void {
+    if (this.next === 'extension') {
+      this.skip = value;
+      this.next = 'fields';
+    } else if (this.next === 'fields') {
+      if (value === -1) this.ended = true;
+      else if (value === 0) this.count++;
+      else {
+        this.fieldsLeft = value;
+        this.next = 'length';
+      }
+    } else {
+      if (value > 0) this.skip = value;
+      if (--this.fieldsLeft === 0) {
+        this.count++;
+        this.next = 'fields';
+      }
     }
-    tuples++;
+  }
+
+  /** The tuples of the whole stream (0 for no bytes at all); throws when it stopped in the middle of a row. */
+  end(): number {
+    if (!this.seen) return 0;
+    if (!this.ended) throw new CopyEngineError('COPY_MISMATCH', 'A binary COPY chunk from the source ends in the middle of a row.');
+    return this.count;
+  }
+}
+
+/** Tuples in a binary COPY stream held in memory (see BinaryCopyCounter). */
+export function binaryCopyTuples(parts: readonly Uint8Array[]): number {
+  const counter = new BinaryCopyCounter();
+  for (const part of parts) counter.push(part);
+  return counter.end();
+}
+
+/** Passes `data` on, counting its tuples into `counter` as it goes. */
+export async function* countingTuples(data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, counter: BinaryCopyCounter): AsyncIterable<Uint8Array> {
+  for await (const part of data) {
+    counter.push(part);
+    yield part;
   }
 }
