@@ -1,7 +1,7 @@
 import { MosaicError } from '@mosaic/connection';
 
 /** Why the plugin refuses to start; `code` is stable, `message` says what to do. */
-export type GatewayStartupCode = 'NO_SCHEMA' | 'SCHEMA_TOO_NEW' | 'TIER_MISMATCH' | 'UNFINISHED_MIGRATION' | 'STORE_MOVED';
+export type GatewayStartupCode = 'NO_SCHEMA' | 'SCHEMA_TOO_NEW' | 'TIER_MISMATCH' | 'UNFINISHED_MIGRATION' | 'STORE_MOVED' | 'BAD_OPTION';
 
 export class GatewayStartupError extends MosaicError<GatewayStartupCode> {
   override readonly name = 'GatewayStartupError';

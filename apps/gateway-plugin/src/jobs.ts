@@ -20,7 +20,7 @@ export type JobState = 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type JobStep = 'draining-writes' | 'preparing' | 'waiting-for-lock' | 'freezing' | 'copying' | 'verifying' | 'ended';
 
 /**
- * How gateways move to the target after a verified run (PostgreSQL store): `live` switches
+ * How gateways move to the target after a verified run: `live` switches
  * app.mosaicStore in every gateway that knows the target URL and thaws; `restart` keeps them
  * refusing writes until restarted on the new configuration.
  */
@@ -78,8 +78,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * Migration jobs out of the gateway's own store, one at a time. The store is the source, used
  * through the gateway's open connection (a PGlite store cannot be opened twice). A real (not
  * dry-run) job freezes writes through the store handle when it starts, waits for the writes
- * already in flight, and only then reads the source; the freeze lifts when the job ends,
- * however it ends.
+ * already in flight, freezes the store itself under the target lock, and only then reads the
+ * source. A failed or cancelled job lifts the freeze; a verified one retires the store (PGlite
+ * and PostgreSQL alike): writes stay refused until a live cutover, a restart on the target, or
+ * an operator's unfence.
  */
 export class JobManager {
   readonly #store: StoreHandle;
@@ -140,10 +142,7 @@ export class JobManager {
     const control: Control = {
       abort,
       lock: undefined,
-      done: this.#run(job, request, abort.signal, () => control).finally(() => {
-        this.#controls.delete(job.id);
-        this.#forgetOldJobs();
-      }),
+      done: this.#run(job, request, abort.signal, () => control).finally(() => this.#controls.delete(job.id)),
     };
     this.#controls.set(job.id, control);
     return job;
@@ -174,6 +173,8 @@ export class JobManager {
     let freeze: Freeze | undefined;
     const source = this.#store.database;
     const checkpoint = () => signal.throwIfAborted();
+    // Stays 'running' in the view until the finally below: a failed run lifts its freeze first.
+    let outcome: JobState = 'failed';
     try {
       if (!request.dryRun) {
         const drained = await this.#store.drained(this.#limits.writeDrainMs, signal);
@@ -193,10 +194,11 @@ export class JobManager {
         await prepare(source, target, options); // refusals happen before anything is written
         checkpoint();
         job.step = 'waiting-for-lock';
-        // A store other processes write to (PostgreSQL) is frozen for every writer, as the CLI
-        // does: under the target lock, before the snapshot (DESIGN 5.10). A PGlite store is this
-        // process's alone: the handle's freeze above covers every writer.
-        const storeWide = source.capabilities.otherClients;
+        // The store itself is frozen, as the CLI does: under the target lock, before the snapshot
+        // (DESIGN 5.10). On PostgreSQL that stops every other writer; on PGlite too the freeze
+        // must live in the store, not in this handle's memory: only a durable freeze can be
+        // retired once verified, so that a gateway restarted on the old directory refuses to
+        // start (STORE_MOVED) instead of taking writes that the cutover would lose.
         const timeout = this.#limits.freezeTimeoutMs ?? 30_000;
         const { plan, report } = await execute(source, target, {
           ...options,
@@ -208,18 +210,16 @@ export class JobManager {
             if (signal.aborted) void lock.release().catch(() => {});
             return () => { control().lock = undefined; };
           },
-          ...(storeWide ? {
-            afterLock: async () => {
-              job.step = 'freezing';
-              freeze = await freezeStore(source, {
-                runId: job.id, by: `gateway ${this.#membership?.gatewayId ?? '?'} on ${hostname()} pid ${process.pid}`,
-                lockTimeoutMs: timeout, ackTimeoutMs: timeout, signal,
-                // This gateway acknowledges through its membership like the others; look at once.
-                reportEveryMs: 200, onWaiting: () => void this.#membership?.poke(),
-              });
-              job.step = 'copying';
-            },
-          } : {}),
+          afterLock: async () => {
+            job.step = 'freezing';
+            freeze = await freezeStore(source, {
+              runId: job.id, by: `gateway ${this.#membership?.gatewayId ?? '?'} on ${hostname()} pid ${process.pid}`,
+              lockTimeoutMs: timeout, ackTimeoutMs: timeout, signal,
+              // This gateway acknowledges through its membership like the others; look at once.
+              reportEveryMs: 200, onWaiting: () => void this.#membership?.poke(),
+            });
+            job.step = 'copying';
+          },
           hooks: { onEvent: (e) => this.#emit(job, e) },
         });
         // Kept whether or not the run succeeded: the per-table statuses say what was copied.
@@ -231,32 +231,38 @@ export class JobManager {
         job.report = { ...migrationSummary(plan, report), cutover: job.cutover, verification };
         checkpoint();
         if (!verification.ok) throw new GatewayJobError('VERIFY_DIFFERENCES', 'Verification found differences: see the report.');
-        if (freeze) {
-          const retired = await freeze.retire({ tier: request.to, location: parseLocation(request.targetUrl) });
-          freeze = undefined;
-          job.report = { ...(job.report as object), fence: { state: 'retired', retired, configuration: configurationChange(retired) } };
-          // Every gateway hears it through the store state; this one knows the target's password.
-          this.#membership?.knowTarget(request.targetUrl, job.cutover === 'live');
-          await this.#membership?.poke();
-        }
+        // afterLock froze the store before anything was read; a run cannot succeed without it.
+        if (!freeze) throw new Error('The store was not frozen before the snapshot: it is not retired.');
+        const retired = await freeze.retire({ tier: request.to, location: parseLocation(request.targetUrl), cutover: job.cutover });
+        freeze = undefined;
+        job.report = { ...(job.report as object), fence: { state: 'retired', retired, configuration: configurationChange(retired) } };
+        // Every gateway hears it through the store state (this one at the poke, before its own
+        // freeze lifts below); this one knows the target's password.
+        this.#membership?.knowTarget(request.targetUrl, job.cutover === 'live');
+        await this.#membership?.poke();
       }
-      job.state = 'succeeded';
+      outcome = 'succeeded';
     } catch (error) {
       // A cancel wins over whatever the interrupted step threw (the fence refusing a commit, say).
       const cause = signal.aborted ? signal.reason : error;
       const e = cause as { message?: unknown };
       job.error = { code: isMosaicError(cause) ? cause.code : 'UNEXPECTED', message: redactText(String(e?.message ?? cause).split('\n')[0] ?? '') };
-      job.state = signal.aborted ? 'cancelled' : 'failed';
+      outcome = signal.aborted ? 'cancelled' : 'failed';
       if (freeze) {
         // A failed or cancelled run: the store takes writes again (every gateway hears it).
         await freeze.lift().catch(() => {});
         await this.#membership?.poke();
       }
     } finally {
-      // Thawed in the same tick the job's end becomes visible: whoever sees it ended can write.
+      // Thawed in the same tick the job's end becomes visible: whoever sees it ended can write,
+      // unless the store was retired (the membership froze the handle for it above).
+      // The job ends, is counted among the finished ones and old ones are forgotten, all in this
+      // tick: a client that sees it ended (or lists the jobs then) sees the store as it now is.
       this.#store.thaw(job.id);
+      job.state = outcome;
       job.step = 'ended';
       job.finishedAt = new Date().toISOString();
+      this.#forgetOldJobs();
       await target?.close().catch(() => {});
       this.#emit(job, { type: 'report', state: job.state, report: job.report ?? { error: job.error }, error: job.error });
     }

@@ -180,11 +180,13 @@ export class Membership {
       if (!handle.moved) {
         const { retired } = await storeState(handle.database);
         if (retired) {
-          handle.retire({ tier: retired.tier, location: retired.location, runId: retired.runId });
+          handle.retire({ tier: retired.tier, location: retired.location, runId: retired.runId, cutover: retired.cutover });
           this.#options.log.warn(`mosaic storage: the store was retired: it moved to the ${retired.tier} tier at ${retired.location}; configuration change: ${configurationChange(retired).line}`);
         }
       }
-      if (this.#options.cutover === 'live' || this.#liveByJob) await this.cutover();
+      // Live when this gateway is configured so, when its own job chose it, or when the run that
+      // retired the store chose it for every gateway (a job's `cutover: 'live'`).
+      if (this.#options.cutover === 'live' || this.#liveByJob || handle.moved?.cutover === 'live') await this.cutover();
       return;
     }
     // Open: a lifted freeze, or an unfenced (rolled back) store.

@@ -13,6 +13,7 @@ import { httpStatusFor } from './http-status.js';
 import { checkStore } from './startup.js';
 import { Membership } from './membership.js';
 import { configurationChange, StoreHandle } from './store.js';
+import { GatewayStartupError } from './errors.js';
 import type { MosaicStore } from './store.js';
 
 export interface MosaicStorageOptions {
@@ -92,9 +93,30 @@ function jobView(job: ReturnType<JobManager['get']> & object) {
   };
 }
 
+/** The numeric options and their bounds: a NaN heartbeat would poll the store in a tight loop, a negative drain never wait. */
+const NUMERIC_OPTIONS = {
+  retryAfterSeconds: [1, 86_400], heartbeatMs: [100, 3_600_000], contactTimeoutMs: [100, 86_400_000], freezeTimeoutSeconds: [1, 86_400],
+  lockTimeoutSeconds: [1, 86_400], writeDrainSeconds: [0, 86_400], closeTimeoutSeconds: [0, 86_400], keepJobs: [1, 10_000],
+} as const satisfies Partial<Record<keyof MosaicStorageOptions, readonly [number, number]>>;
+
+/** Refuses a plugin option out of its bounds before anything is opened: one line naming the option, its value and what it takes. */
+export function checkOptions(options: MosaicStorageOptions): void {
+  for (const [name, [min, max]] of Object.entries(NUMERIC_OPTIONS)) {
+    const value = (options as unknown as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (name === 'keepJobs' && !Number.isInteger(value))) {
+      throw new GatewayStartupError('BAD_OPTION', `The mosaic storage plugin option ${name} is ${JSON.stringify(value) ?? String(value)}: it takes a number from ${min} to ${max}${name === 'keepJobs' ? ' (whole)' : ''}.`);
+    }
+  }
+  if (options.cutover !== undefined && options.cutover !== 'live' && options.cutover !== 'restart') {
+    throw new GatewayStartupError('BAD_OPTION', `The mosaic storage plugin option cutover is ${JSON.stringify(options.cutover)}: it takes 'live' or 'restart'.`);
+  }
+}
+
 const sse = (event: JobEvent) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 
 const mosaicStorage: FastifyPluginAsync<MosaicStorageOptions> = async (app: FastifyInstance, options) => {
+  checkOptions(options);
   const store = await openDatabase(options.store, { applicationName: 'mosaic gateway' });
   let detection: Detection;
   try {

@@ -42,6 +42,8 @@ export interface Moved {
   readonly tier: string;
   readonly location: string;
   readonly runId: string;
+  /** The retiring run asked every gateway to switch live (RetiredInfo.cutover). */
+  readonly cutover?: 'live' | 'restart' | null;
 }
 
 /** The settings a gateway changes to follow a retired store: its own names (the dev gateway's env, the plugin's options). */
@@ -49,7 +51,8 @@ export function configurationChange(moved: { tier: string; location: string }): 
   return {
     MOSAIC_GATEWAY_STORE: moved.location,
     tier: moved.tier,
-    line: `MOSAIC_GATEWAY_STORE=${moved.location} (plugin options: store = that URL, tier = '${moved.tier}'; put the password back)`,
+    // The location is redacted: say to put the password back only where there was one.
+    line: `MOSAIC_GATEWAY_STORE=${moved.location} (plugin options: store = that URL, tier = '${moved.tier}'${moved.location.includes(':***@') ? '; put the password back' : ''})`,
   };
 }
 

@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import postgres from 'postgres';
 import { openDatabase } from '@mosaic/connection';
 import { createTestDatabase, tempStorePath } from '@mosaic/test-harness';
 import { GatewayStartupError } from '../src/index.js';
-import { readSse, startGateway, storeWithTokens } from './gateway.js';
+import { mosaic, readSse, rollBackRetired, startGateway, storeWithTokens } from './gateway.js';
 import type { Gateway, SseEvent } from './gateway.js';
 
 const withPassword = (url: string, password: string) => {
@@ -14,21 +11,6 @@ const withPassword = (url: string, password: string) => {
   u.password = password; // trust auth ignores it; it must still never be shown
   return u.toString();
 };
-
-/** The built `mosaic` binary of apps/cli, run as an operator would (a devDependency, so Nx builds it first). */
-const MOSAIC_BIN = join(dirname(createRequire(import.meta.url).resolve('@mosaic/cli/package.json')), 'bin', 'mosaic.js');
-
-function mosaic(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MOSAIC_BIN, ...args], { env: { ...process.env, NO_COLOR: '1', MOSAIC_DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 /** The parts of a migration report that must not depend on who ran it (not the target's name, run id or timings). */
 function comparable(report: Record<string, unknown>) {
@@ -91,7 +73,7 @@ describe('gateway plugin over HTTP', () => {
     expect(((await res.json()) as { message: string }).message).toMatch(/body\/to must be equal to one of the allowed values|body\/targetUrl/);
   });
 
-  it('a migration job: 202, SSE events in order, writes frozen meanwhile, target verified, no password anywhere', async () => {
+  it('a migration job: 202, SSE events in order, writes frozen meanwhile, target verified, the store retired after, no password anywhere', async () => {
     const target = withPassword(await createTestDatabase(), 'hunter2-secret');
     const start = await fetch(`${gw.url}/admin/storage/migrations`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ to: 'federated', targetUrl: target }) });
     expect(start.status).toBe(202);
@@ -126,7 +108,14 @@ describe('gateway plugin over HTTP', () => {
     const verify = await fetch(`${gw.url}/admin/storage/verify`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ targetUrl: target }) });
     expect(verify.status).toBe(200);
     expect(await verify.json()).toMatchObject({ ok: true });
-    expect((await fetch(`${gw.url}/api/notes`, { method: 'POST' })).status).toBe(201); // the freeze has lifted
+    // Verified, so the store is retired (restart cutover): a write now would be lost at cutover.
+    const retired = await fetch(`${gw.url}/api/notes`, { method: 'POST' });
+    expect(retired.status).toBe(503);
+    expect(retired.headers.get('retry-after')).toBe('7');
+    const refusal = (await retired.json()) as { code: string; message: string };
+    expect(refusal.code).toBe('WRITES_RETIRED');
+    expect(refusal.message).toContain(new URL(target).pathname.slice(1));
+    expect(refusal.message).not.toContain('hunter2-secret');
   });
 
   it('an admin route that fails answers the status its error code maps to, in one redacted line', async () => {
@@ -145,6 +134,9 @@ describe('gateway plugin over HTTP', () => {
   });
 
   it('a job whose target dies mid-way fails, and the write freeze lifts', async () => {
+    // The verified job above retired the store: roll back as an operator does, so there is a freeze to lift.
+    await rollBackRetired(gw);
+    expect((await fetch(`${gw.url}/api/notes`, { method: 'POST' })).status).toBe(201);
     const target = await createTestDatabase();
     const start = await fetch(`${gw.url}/admin/storage/migrations`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ to: 'federated', targetUrl: target }) });
     const { id } = (await start.json()) as { id: string };
@@ -165,8 +157,8 @@ describe('gateway plugin over HTTP', () => {
     expect(finalReport, 'the migration job test must run first').toBeDefined();
     await gw.close(); // a PGlite store has one owner: the gateway lets go before the CLI opens it
     closed = true;
-    // The notes written after the job (its freeze lifted) are the only difference: without them
-    // the CLI reads what the job read.
+    // The notes written after the job (the store rolled back, then a failed job's freeze lifted)
+    // are the only difference: without them the CLI reads what the job read.
     const db = await openDatabase(store);
     await db.query("delete from events where type = 'note'").finally(() => db.close());
     const target = await createTestDatabase();
@@ -179,6 +171,16 @@ describe('gateway plugin over HTTP', () => {
 });
 
 describe('gateway start-up refusals', () => {
+  it('a numeric option out of bounds or not a number: BAD_OPTION, one line naming it, before the store is opened', async () => {
+    const missing = tempStorePath('gw-never-opened'); // not a store: an option refusal must come first
+    for (const [extra, name] of [[{ heartbeatMs: Number.NaN }, 'heartbeatMs'], [{ writeDrainSeconds: -1 }, 'writeDrainSeconds'], [{ keepJobs: 2.5 }, 'keepJobs'], [{ retryAfterSeconds: '30' }, 'retryAfterSeconds'], [{ cutover: 'later' }, 'cutover']] as const) {
+      const error = await startGateway(missing, 'local', undefined, extra as never).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GatewayStartupError);
+      expect(error).toMatchObject({ code: 'BAD_OPTION', message: expect.stringContaining(`option ${name} is `) });
+      expect((error as Error).message).not.toContain('\n');
+    }
+  });
+
   it('configured federated, store is a PGlite (local) store', async () => {
     const store = tempStorePath('gw-local');
     await storeWithTokens(store, 'local', 1);

@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
@@ -6,8 +9,26 @@ import { openDatabase } from '@mosaic/connection';
 import { applyMigrations } from '@mosaic/schema';
 import type { Tier } from '@mosaic/schema';
 import { seed } from '@mosaic/seed';
+import { storeState, unfence } from '@mosaic/write-freeze';
 import { hashToken, mosaicStoragePlugin } from '../src/index.js';
 import type { MosaicStorageOptions } from '../src/index.js';
+import type { StoreHandle } from '../src/store.js';
+
+/** The built `mosaic` binary of apps/cli, run as an operator would (a devDependency, so Nx builds it first). */
+const MOSAIC_BIN = join(dirname(createRequire(import.meta.url).resolve('@mosaic/cli/package.json')), 'bin', 'mosaic.js');
+
+/** Runs `mosaic <args>`; stdout and stderr kept apart. */
+export function mosaic(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MOSAIC_BIN, ...args], { env: { ...process.env, NO_COLOR: '1', MOSAIC_DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 export interface Gateway {
   app: FastifyInstance;
@@ -44,6 +65,24 @@ export async function startGateway(store: string, tier: Tier, valkeyUrl?: string
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return { app, url, logs, close: () => app.close() };
+}
+
+/**
+ * The operator's rollback after a verified job retired the gateway's store: `unfence` of
+ * @mosaic/write-freeze on the store the gateway holds (a PGlite store has one owner, so the CLI
+ * could not open it now), then waits until the gateway's heartbeat has heard it and takes writes.
+ * Does nothing to a store that is not retired (a freeze left behind stays visible to the test).
+ */
+export async function rollBackRetired(gw: Gateway, limitMs = 15_000): Promise<boolean> {
+  const db = (gw.app.mosaicStore as StoreHandle).database;
+  if ((await storeState(db)).state !== 'retired') return false;
+  await unfence(db);
+  const end = Date.now() + limitMs;
+  while (gw.app.mosaicStore.frozen) {
+    if (Date.now() > end) throw new Error(`the gateway still refuses writes ${limitMs} ms after its store was unfenced`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
 }
 
 /** A seeded store with one valid and one expired admin token. */

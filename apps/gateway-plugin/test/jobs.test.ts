@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { MOSAIC_LOCK_KEY } from '@mosaic/advisory-lock';
-import { createTestDatabase, startTcpProxy, tempStorePath } from '@mosaic/test-harness';
-import { readSse, startGateway, storeWithTokens } from './gateway.js';
+import { openDatabase, redactUrl } from '@mosaic/connection';
+import { createTestDatabase, startTcpProxy, tempStorePath, withPassword } from '@mosaic/test-harness';
+import { GatewayStartupError } from '../src/index.js';
+import { INSERT_NOTE, mosaic, readSse, rollBackRetired, startGateway, storeWithTokens } from './gateway.js';
 import type { Gateway, SseEvent } from './gateway.js';
 
 /** How many times the concurrency cases run (MOSAIC_TEST_LOOPS; 10 for a soak). */
@@ -21,40 +23,62 @@ interface JobView {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const until = async (what: string, ok: () => Promise<boolean>, limitMs = 15_000) => {
+  const end = Date.now() + limitMs;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+};
+
+/** Whether the `events` row `id` is in the PostgreSQL database at `url`. */
+async function inTarget(url: string, id: string): Promise<boolean> {
+  const c = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return (await c`select 1 from events where id = ${id}`).length === 1;
+  } finally {
+    await c.end();
+  }
+}
+
+/** Whether the `events` row `id` is in the PGlite store at `dir` (no gateway may hold it). */
+async function inStore(dir: string, id: string): Promise<boolean> {
+  const db = await openDatabase(dir);
+  try {
+    return (await db.query('select 1 from events where id = $1', [id])).length === 1;
+  } finally {
+    await db.close();
+  }
+}
+
+/** The admin and note routes of one gateway. */
+function client(gw: () => Gateway, token: () => string) {
+  const auth = () => ({ authorization: `Bearer ${token()}`, 'content-type': 'application/json' });
+  const job = async (id: string) => (await (await fetch(`${gw().url}/admin/storage/migrations/${id}`, { headers: auth() })).json()) as JobView;
+  return {
+    auth,
+    job,
+    ended: async (id: string, limitMs = 15_000) => {
+      let view: JobView | undefined;
+      await until(`job ${id} to end`, async () => (view = await job(id)).state !== 'running', limitMs);
+      return view!;
+    },
+    startJob: async (body: Record<string, unknown>) => {
+      const res = await fetch(`${gw().url}/admin/storage/migrations`, { method: 'POST', headers: auth(), body: JSON.stringify({ to: 'federated', ...body }) });
+      expect(res.status, await res.clone().text()).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    },
+    cancel: (id: string) => fetch(`${gw().url}/admin/storage/migrations/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token()}` } }),
+    note: (body: Record<string, unknown> = {}) => fetch(`${gw().url}/api/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  };
+}
+
 describe('migration jobs that end (in-gateway PGlite source)', () => {
   let store: string;
   let token: string;
   let gw: Gateway;
   let closed = false;
-  const auth = () => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
-  const startJob = async (body: Record<string, unknown>) => {
-    const res = await fetch(`${gw.url}/admin/storage/migrations`, { method: 'POST', headers: auth(), body: JSON.stringify({ to: 'federated', ...body }) });
-    expect(res.status, await res.clone().text()).toBe(202);
-    return ((await res.json()) as { id: string }).id;
-  };
-  const job = async (id: string) => (await (await fetch(`${gw.url}/admin/storage/migrations/${id}`, { headers: auth() })).json()) as JobView;
-  const cancel = (id: string) => fetch(`${gw.url}/admin/storage/migrations/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
-  const note = (body: Record<string, unknown> = {}) => fetch(`${gw.url}/api/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const until = async (what: string, ok: () => Promise<boolean>, limitMs = 15_000) => {
-    const end = Date.now() + limitMs;
-    while (!(await ok())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(25);
-    }
-  };
-  const ended = async (id: string, limitMs = 15_000) => {
-    let view: JobView | undefined;
-    await until(`job ${id} to end`, async () => (view = await job(id)).state !== 'running', limitMs);
-    return view!;
-  };
-  async function inTarget(url: string, id: string): Promise<boolean> {
-    const c = postgres(url, { max: 1, onnotice: () => {} });
-    try {
-      return (await c`select 1 from events where id = ${id}`).length === 1;
-    } finally {
-      await c.end();
-    }
-  }
+  const { auth, startJob, job, ended, cancel, note } = client(() => gw, () => token);
 
   beforeAll(async () => {
     store = tempStorePath('jobs');
@@ -64,10 +88,17 @@ describe('migration jobs that end (in-gateway PGlite source)', () => {
   afterAll(async () => {
     if (!closed) await gw.close();
   });
+  // A verified job retires the store (the next start would refuse it): each case begins on a
+  // store that takes writes, rolled back as an operator does (unfence) if the last one retired it.
+  beforeEach(async () => {
+    if (!closed) await rollBackRetired(gw);
+  }, 30_000);
 
-  it(`a write in flight when a job starts is waited for and reaches the target (${LOOPS} times); a new one is refused with 503 + Retry-After`, async () => {
+  it(`a write in flight when a job starts is waited for and reaches the target (${LOOPS} times); a new one is refused with 503 + Retry-After, and after the job WRITES_RETIRED`, async () => {
     let inTargetCount = 0;
     for (let i = 0; i < LOOPS; i++) {
+      // The round before retired the store: the operator's rollback, so this round has a source that takes writes.
+      expect(await rollBackRetired(gw)).toBe(i > 0);
       const target = await createTestDatabase();
       const id = randomUUID();
       const inFlight = note({ id, holdMs: 400 }); // inside app.mosaicStore.write() for 400 ms
@@ -82,6 +113,11 @@ describe('migration jobs that end (in-gateway PGlite source)', () => {
       // Acknowledged, so it must be in the target: the job's snapshot came after its commit.
       expect(answered.status).toBe(201);
       expect(await inTarget(target, id)).toBe(true);
+      // Verified, so retired: a write now would be lost at cutover, and is refused instead.
+      const after = await note({ id: randomUUID() });
+      expect(after.status).toBe(503);
+      expect(after.headers.get('retry-after')).toBe('7');
+      expect(await after.json()).toMatchObject({ code: 'WRITES_RETIRED' });
       inTargetCount += 1;
     }
     expect(inTargetCount).toBe(LOOPS);
@@ -232,4 +268,92 @@ describe('migration jobs that end (in-gateway PGlite source)', () => {
       await holder.end();
     }
   }, 60_000);
+});
+
+describe('a verified job retires an in-gateway PGlite store (DESIGN 5.10)', () => {
+  it('restart cutover: writes answer 503 WRITES_RETIRED naming the target (redacted); a gateway started again on the directory refuses (STORE_MOVED) until `mosaic storage unfence`', async () => {
+    const store = tempStorePath('retire');
+    const { valid: token } = await storeWithTokens(store, 'local', 2);
+    let gw: Gateway | undefined = await startGateway(store, 'local');
+    const { startJob, ended, note } = client(() => gw!, () => token);
+    try {
+      const target = withPassword(await createTestDatabase(), 'retire-secret-pw'); // trust auth ignores it; never shown
+      const shown = redactUrl(target);
+      expect(shown).not.toContain('retire-secret-pw');
+      const before = randomUUID();
+      expect((await note({ id: before })).status).toBe(201);
+
+      const view = await ended(await startJob({ targetUrl: target, cutover: 'restart' }), 60_000);
+      expect(view.state, JSON.stringify(view.error)).toBe('succeeded');
+      expect(view.report).toMatchObject({ fence: { state: 'retired', retired: { tier: 'federated', location: shown } } });
+      expect(await inTarget(target, before)).toBe(true);
+
+      const late = randomUUID();
+      const refused = await note({ id: late });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('7');
+      const body = (await refused.json()) as { code: string; message: string };
+      expect(body.code).toBe('WRITES_RETIRED');
+      expect(body.message).toContain(shown);
+      expect(body.message).not.toContain('retire-secret-pw');
+      expect(gw.app.mosaicStore).toMatchObject({ engine: 'pglite', frozen: true }); // restart mode: no switch
+      expect(gw.logs.join('')).not.toContain('retire-secret-pw');
+      await gw.close();
+      gw = undefined;
+      expect(await inStore(store, late)).toBe(false);
+      expect(await inTarget(target, late)).toBe(false);
+
+      // The fence is in the store, not in the gateway's memory: a gateway started again on it refuses.
+      const error = await startGateway(store, 'local').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GatewayStartupError);
+      expect(error).toMatchObject({ code: 'STORE_MOVED' });
+      const message = (error as Error).message;
+      expect(message).toContain(`moved to the federated tier at ${shown}`);
+      expect(message).toContain(`mosaic storage unfence --url ${store}`);
+      expect(message).not.toContain('retire-secret-pw');
+
+      // The operator's rollback: the CLI unfences the directory, and a gateway serves it again.
+      const cli = await mosaic(['storage', 'unfence', '--url', store, '--yes']);
+      expect(cli.status, cli.stderr).toBe(0);
+      expect(cli.stdout).toContain('takes writes again');
+      gw = await startGateway(store, 'local');
+      const again = randomUUID();
+      expect((await note({ id: again })).status).toBe(201);
+      await gw.close();
+      gw = undefined;
+      expect(await inStore(store, again)).toBe(true);
+    } finally {
+      await gw?.close();
+    }
+  }, 180_000);
+
+  it("live cutover (a job's `cutover: 'live'`): the handle switches to the target, writes through app.mosaicStore land there, the old directory stays retired", async () => {
+    const store = tempStorePath('retire-live');
+    const { valid: token } = await storeWithTokens(store, 'local', 2);
+    let gw: Gateway | undefined = await startGateway(store, 'local');
+    const { auth, startJob, note } = client(() => gw!, () => token);
+    try {
+      const target = await createTestDatabase();
+      const jobId = await startJob({ targetUrl: target, cutover: 'live' });
+      // Followed on its event stream: once switched, the admin routes read tokens from the target,
+      // which has none (admin_tokens is not migrated), so polling the job would answer 401.
+      const report = (await readSse(`${gw.url}/admin/storage/migrations/${jobId}/events`, token)).at(-1);
+      expect(report, JSON.stringify(report)).toMatchObject({ type: 'report', state: 'succeeded', report: { cutover: 'live', fence: { state: 'retired' } } });
+      // Switched before the job's end became visible: no retired window for this gateway.
+      expect(gw.app.mosaicStore).toMatchObject({ engine: 'postgres', tier: 'federated', location: redactUrl(target), frozen: false });
+      expect((await fetch(`${gw.url}/admin/storage/state`, { headers: auth() })).status).toBe(401);
+      const id = randomUUID();
+      expect((await note({ id })).status).toBe(201);
+      expect(await inTarget(target, id)).toBe(true);
+      const direct = randomUUID();
+      await gw.app.mosaicStore.write((db) => db.query(INSERT_NOTE, [direct, 'written by the app itself']));
+      expect(await inTarget(target, direct)).toBe(true);
+      await gw.close();
+      gw = undefined;
+      expect(await inStore(store, id)).toBe(false);
+      await expect(startGateway(store, 'local')).rejects.toMatchObject({ code: 'STORE_MOVED', message: expect.stringContaining(redactUrl(target)) });
+    } finally {
+      await gw?.close();
+    }
+  }, 180_000);
 });
