@@ -160,8 +160,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await run.handler(out);
   } catch (error) {
-    const { line, status } = describeError(error);
+    const { line, status, code } = describeError(error);
     out.error(`mosaic: ${line}`);
+    // --json: a script reads stdout; a failure before any document is one too (the line also on stderr).
+    if (out.json && !out.wroteData) out.data(JSON.stringify({ ok: false, error: { code, message: line, exitStatus: status } }));
     if (process.env.MOSAIC_DEBUG === '1') out.error(String((error as Error).stack));
     return status;
   }

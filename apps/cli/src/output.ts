@@ -6,6 +6,8 @@ import { redactText } from '@mosaic/connection';
  */
 export interface Output {
   readonly json: boolean;
+  /** Something went to stdout already (with --json: the one document). */
+  readonly wroteData: boolean;
   readonly stderrIsTty: boolean;
   /** Data (the result a script reads): stdout. */
   data(text: string): void;
@@ -16,10 +18,17 @@ export interface Output {
 
 export function createOutput(options: { json?: boolean } = {}): Output {
   const json = options.json ?? false;
+  let wroteData = false;
   return {
     json,
+    get wroteData() {
+      return wroteData;
+    },
     stderrIsTty: Boolean(process.stderr.isTTY),
-    data: (text) => void process.stdout.write(`${redactData(text)}\n`),
+    data: (text) => {
+      wroteData = true;
+      process.stdout.write(`${redactData(text)}\n`);
+    },
     info: (text) => {
       if (!json) process.stderr.write(`${redactText(text)}\n`);
     },

@@ -110,7 +110,9 @@ export class SourceFreeze {
       const configuration = { MOSAIC_DATABASE_URL: retired.location, MOSAIC_GATEWAY_STORE: retired.location, tier };
       if (!this.out.json) {
         this.out.data(`[${this.tag}] Source retired: ${this.source.location.display} refuses writes and new gateways from now on (roll back with: mosaic storage unfence --url ${this.source.location.display})`);
-        this.out.data(`[${this.tag}] Configuration change: MOSAIC_DATABASE_URL=${retired.location} (tier ${tier}; put the password back), then restart Mosaic's gateways`);
+        // The location is redacted: say to put the password back only where there was one.
+        const password = retired.location.includes(':***@') ? '; put the password back' : '';
+        this.out.data(`[${this.tag}] Configuration change: MOSAIC_DATABASE_URL=${retired.location} (tier ${tier}${password}), then restart Mosaic's gateways`);
         this.out.data(`[${this.tag}] Gateways: MOSAIC_GATEWAY_STORE=${retired.location} (the plugin's store option; tier '${tier}'). Those with cutover live and the target URL (targetUrl, MOSAIC_GATEWAY_TARGET_URL) switch by themselves; the others refuse writes until restarted on it`);
       }
       return { runId: this.runId, state: 'retired', retired, configuration };

@@ -54,6 +54,11 @@ describe.each(sources)('converge from a $name source', ({ make }) => {
       delete from accounts where id = (select id from accounts order by id limit 1);
       delete from preferences where (user_id, key) in (select user_id, key from gone_pref);
       delete from messages where id in (select id from messages where parent_id is null order by id limit 3);
+      -- Enough messages with replies that the delete pass builds its helper indexes on the
+      -- unindexed references to them (messages.parent_id, appreciations.message_id: SET NULL).
+      create temp table answered as select parent_id as id from messages where parent_id is not null group by 1 order by 1 limit 10;
+      update appreciations set message_id = (select id from answered order by id limit 1) where id in (select id from appreciations order by id limit 2);
+      delete from messages where id in (select id from answered);
       delete from tasks where id in (select id from tasks order by id limit 2);
       update messages set content = content || ' (edited)' where id in (select id from messages order by id desc limit 100);
       insert into preferences (user_id, key, value) select user_id, key, '{"re": "created"}' from gone_pref;
@@ -87,10 +92,16 @@ describe.each(sources)('converge from a $name source', ({ make }) => {
     expect(recreated).toBeDefined();
     const [user] = await query<{ id: string }>(target, "select id from users where name = 'Re-created'");
     expect(user!.id).toBe('usr_recreated');
+    const messages = (JSON.parse(rerun.stdout) as { result: { tables: { table: string; deleted: number }[] } }).result.tables.find((t) => t.table === 'messages')!;
+    expect(messages.deleted).toBeGreaterThanOrEqual(13);
+    // The helper indexes lived in the delete's transaction only.
+    expect(await query(target, "select indexrelid::regclass::text as name from pg_index where indexrelid::regclass::text like 'mosaic_converge%'")).toEqual([]);
 
     const before = await writes(target);
     const again = await migrate(source, target);
     expect(again.status, again.stdout + again.stderr).toBe(0);
+    // Each table's comparison is said as it ends (on a big store the checksums take minutes).
+    expect(again.stdout + again.stderr).toMatch(/\[migrate-tier\] {3}messages: compared in \d+\.\d s: identical in [\d,]+ buckets?; [\d,]+ rows in the source, [\d,]+ in the target/);
     expect(await writes(target)).toBe(before); // no row updated or deleted: identical rows are left alone
   }, 300_000);
 
@@ -116,6 +127,12 @@ describe.each(sources)('converge from a $name source', ({ make }) => {
       expect(line).toContain('--overwrite-target-changes');
       expect(await digests(target, true)).toEqual(snapshot);
     }
+    // A script asking for JSON gets the refusal as one document on stdout, with its code.
+    const json = await migrate(source, target, '--json');
+    expect(json.status).toBe(3);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'TARGET_CHANGED_SINCE_RUN', exitStatus: 3, message: expect.stringMatching(/preferences \(about 1 row\)/) } });
+    expect(expectOneCleanLine(json.stderr)).toMatch(/^mosaic: The target /);
+    expect(await digests(target, true)).toEqual(snapshot);
 
     const overwritten = await migrate(source, target, '--overwrite-target-changes');
     expect(overwritten.status, overwritten.stdout + overwritten.stderr).toBe(0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase, tempStorePath, testServer } from '@mosaic/test-harness';
-import { catalog, expectMigrated, initSeed, query } from './migrate-helpers.js';
+import { catalog, COPIED, expectMigrated, initSeed, query } from './migrate-helpers.js';
 import { expectOneCleanLine, runCli } from './run-cli.js';
 
 const migrate = (source: string, target: string, to: string, ...extra: string[]) =>
@@ -25,6 +25,20 @@ async function ownedByOrdinaryRole(withVector: boolean): Promise<string> {
 // with one server selected runs them all on it).
 const server = (role: 'federated' | 'standalone') => testServer(role).name;
 
+/** Every copied table has statistics taken by the run (each table analyzed once its indexes are built, or at the end). */
+async function expectAnalyzed(target: string): Promise<void> {
+  const read = () => query<{ relname: string; analyzed: boolean }>(target,
+    `select relname, last_analyze is not null as analyzed from pg_stat_user_tables where schemaname = 'public' and relname = any('{${COPIED.join(',')}}'::text[])`);
+  // A backend's statistics reach the shared view as it exits, just after the CLI does: a few tries.
+  let rows = await read();
+  for (let i = 0; i < 25 && rows.some((r) => !r.analyzed); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    rows = await read();
+  }
+  expect(rows.map((r) => r.relname).sort()).toEqual([...COPIED].sort());
+  expect(rows.filter((r) => !r.analyzed).map((r) => r.relname)).toEqual([]);
+}
+
 describe('migrate-tier: every direction ends identical to the source', () => {
   it(`local (PGlite) -> standalone (${server('standalone')})`, async () => {
     const source = tempStorePath();
@@ -37,6 +51,7 @@ describe('migrate-tier: every direction ends identical to the source', () => {
     expect(result.stdout).toMatch(/MIGRATION COMPLETE\. \d+ rows in [\d.]+ s \(\d+ rows\/s\)/);
     expect(result.stdout).toMatch(/^\[migrate-tier\] Verified: 19 tables, \d+ rows identical/m);
     await expectMigrated(source, target, false);
+    await expectAnalyzed(target);
   });
 
   it(`local (PGlite) -> federated (${server('federated')}), into a database owned by an ordinary role`, async () => {
@@ -58,6 +73,7 @@ describe('migrate-tier: every direction ends identical to the source', () => {
     expect(result.stdout).not.toContain('Verified:');
     expect(result.stdout).toContain('[migrate-tier] Analyzing source tier: postgres (standalone)');
     await expectMigrated(source, target, false);
+    await expectAnalyzed(target);
   });
 
   it(`standalone (${server('standalone')}) -> standalone (${server('standalone')})`, async () => {

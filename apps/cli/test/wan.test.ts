@@ -40,8 +40,8 @@ describe('a federated target on another host (10 ms round trip, 200 Mbit/s)', ()
     await expectMigrated(source, coarse.direct, false);
     await expectMigrated(source, fine.direct, false);
     expect(fine.chunks).toBeGreaterThan(coarse.chunks + 30);
-    // The same run with more, smaller chunks: the extra round trips are the chunks' own (BEGIN
-    // with the journal entry, the COPY's start and end, COMMIT with the lock fence), less the
+    // The same run with more, smaller chunks: the extra round trips are the chunks' own (BEGIN,
+    // the COPY's start and end, COMMIT with the journal entry and the lock fence), less the
     // run's polls over the longer run, which count time, not chunks (the lock-wait watcher once a
     // second, the run lock's check every 5 s: 1.2 a second). Merging BEGIN, the journal and COMMIT
     // into the data's messages took it from 6 to 4.

@@ -150,7 +150,8 @@ export async function migrateTierCommand(args: MigrateArgs, out: Output): Promis
 /**
  * MOSAIC_FAILPOINT=<name> kills this process with SIGKILL at that point of the run: the
  * crash tests' way to stop exactly there (schema, chunk:<table>:<n>, table-done:<table>,
- * sequences:<table>). Unset, it does nothing.
+ * sequences:<table>, chunks-at-once:<table>: a chunk of a table that several jobs copy, ended
+ * while another chunk of it is open and one has committed). Unset, it does nothing.
  */
 function failpoint(): ((name: string) => void) | undefined {
   const at = process.env.MOSAIC_FAILPOINT;
