@@ -26,8 +26,11 @@ function throughputChart(result, y0, width) {
   return { svg: out.join('\n'), height: 44 + bars.length * 26 };
 }
 
-/** Seconds against rows, one line per method, across scales: a straight line means linear time. */
-function scalingChart(results, y0, width) {
+/**
+ * One value against rows, one line per method, across scales: seconds (a straight line means
+ * linear time) or the client's peak RSS (a flat line means memory does not grow with the data).
+ */
+function scalingChart(results, y0, width, { field, title, unit }) {
   const height = 300;
   const left = 70;
   const right = 230;
@@ -35,22 +38,22 @@ function scalingChart(results, y0, width) {
   const plotH = height - 70;
   const keys = results[0].methods.map((m) => m.key);
   const maxRows = Math.max(...results.map((r) => r.rows));
-  const maxSec = Math.max(...results.flatMap((r) => r.methods.map((m) => m.seconds)));
+  const maxValue = Math.max(...results.flatMap((r) => r.methods.map((m) => m[field])));
   const x = (rows) => left + (rows / maxRows) * plotW;
-  const y = (sec) => y0 + 30 + plotH - (sec / maxSec) * plotH;
+  const y = (value) => y0 + 30 + plotH - (value / maxValue) * plotH;
   const out = [
-    `<text x="10" y="${y0 + 18}" font-size="15" font-weight="bold">Time against rows (${results.map((r) => `scale ${r.scale}`).join(', ')}): straight lines mean linear</text>`,
+    `<text x="10" y="${y0 + 18}" font-size="15" font-weight="bold">${esc(title)} (${results.map((r) => `scale ${r.scale}`).join(', ')})</text>`,
     `<line x1="${left}" y1="${y(0)}" x2="${left + plotW}" y2="${y(0)}" stroke="#333"/>`,
-    `<line x1="${left}" y1="${y(0)}" x2="${left}" y2="${y(maxSec)}" stroke="#333"/>`,
+    `<line x1="${left}" y1="${y(0)}" x2="${left}" y2="${y(maxValue)}" stroke="#333"/>`,
     `<text x="${left + plotW / 2}" y="${y(0) + 32}" font-size="12" text-anchor="middle">rows</text>`,
-    `<text x="${left - 50}" y="${y(maxSec / 2)}" font-size="12">s</text>`,
+    `<text x="${left - 60}" y="${y(maxValue / 2)}" font-size="12">${esc(unit)}</text>`,
   ];
   for (const r of results) out.push(`<text x="${x(r.rows)}" y="${y(0) + 16}" font-size="11" text-anchor="middle">${fmt(r.rows)}</text>`);
-  for (const t of [0.25, 0.5, 0.75, 1]) out.push(`<text x="${left - 8}" y="${y(maxSec * t) + 4}" font-size="11" text-anchor="end">${(maxSec * t).toFixed(0)}</text>`);
+  for (const t of [0.25, 0.5, 0.75, 1]) out.push(`<text x="${left - 8}" y="${y(maxValue * t) + 4}" font-size="11" text-anchor="end">${(maxValue * t).toFixed(0)}</text>`);
   keys.forEach((key, i) => {
     const points = results.map((r) => {
       const m = r.methods.find((mm) => mm.key === key);
-      return m ? [x(r.rows), y(m.seconds)] : null;
+      return m ? [x(r.rows), y(m[field])] : null;
     }).filter(Boolean);
     const color = COLORS[i % COLORS.length];
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map((p) => p.map((v) => v.toFixed(1)).join(',')).join(' ')}"/>`);
@@ -72,9 +75,11 @@ export function chart(results, machine) {
   parts.push(bars.svg);
   y += bars.height + 10;
   if (results.length > 1) {
-    const lines = scalingChart(results, y, width);
-    parts.push(lines.svg);
-    y += lines.height + 10;
+    for (const what of [{ field: 'seconds', title: 'Time against rows: straight lines mean linear', unit: 's' }, { field: 'peakRssMb', title: 'Peak RSS of the client against rows: flat lines mean bounded memory', unit: 'MB' }]) {
+      const lines = scalingChart(results, y, width, what);
+      parts.push(lines.svg);
+      y += lines.height + 10;
+    }
   }
   parts.push(`<text x="10" y="${y + 12}" font-size="11" fill="#555">${esc(machine)}</text>`);
   y += 24;

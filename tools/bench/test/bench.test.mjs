@@ -25,7 +25,7 @@ describe('npm run bench (a small scale, once: that it measures every method and 
     expect(doc.results.map((r) => r.scale)).toEqual([2, 3]);
     for (const result of doc.results) {
       expect(result.methods.map((m) => m.key)).toEqual([
-        'pg_dump', 'psql_copy', 'migrate_pg', 'rerun', 'converge_1pct', 'verify', 'pg_dump_std', 'migrate_pg_std', 'migrate_pglite', 'pg_dump_insights', 'migrate_insights',
+        'pg_dump', 'psql_copy', 'migrate_pg', 'rerun', 'converge_1pct', 'verify', 'pg_dump_std', 'psql_copy_std', 'migrate_pg_std', 'migrate_pglite', 'pg_dump_insights', 'migrate_insights',
         'pg_dump_wan', 'migrate_wan',
       ]);
       expect(result.methods.find((m) => m.key === 'migrate_wan').vsA).toBeGreaterThan(0);
@@ -37,6 +37,12 @@ describe('npm run bench (a small scale, once: that it measures every method and 
       expect(result.methods.find((m) => m.key === 'migrate_pg').vsA).toBeGreaterThan(0);
       expect(result.methods.find((m) => m.key === 'migrate_pg').vsB).toBeGreaterThan(0);
       expect(result.methods.find((m) => m.key === 'migrate_pg').peakRssMb).toBeGreaterThan(20); // a node process was really sampled
+      // Without vectors, against A' and B' (the psql COPY floor of the same rows).
+      for (const key of ['migrate_pg_std', 'migrate_pglite']) {
+        const m = result.methods.find((x) => x.key === key);
+        expect(m.vsA, key).toBeCloseTo(m.seconds / result.methods.find((x) => x.key === 'pg_dump_std').seconds, 6);
+        expect(m.vsB, key).toBeCloseTo(m.seconds / result.methods.find((x) => x.key === 'psql_copy_std').seconds, 6);
+      }
     }
     expect(doc.machine.server).toMatch(/PostgreSQL/);
     expect(doc.targets.length).toBeGreaterThan(4);
@@ -44,6 +50,8 @@ describe('npm run bench (a small scale, once: that it measures every method and 
     expect(chart).toMatch(/^<svg /);
     expect(chart).toContain('migrate-tier PGlite -&gt; PG');
     expect(chart).toContain('Time against rows');
+    expect(chart).toContain('Peak RSS of the client against rows');
+    expect(doc.targets.find((t) => t.name.startsWith('PGlite -> PG')).limit).toBe(1.0);
   });
 
   it('a bad flag is one line and exit 2', () => {
