@@ -1,5 +1,6 @@
 import type { Database, Session } from '@mosaic/connection';
-import { MIGRATION_ORDER, readSchemaInfo, SCHEMA_VERSION } from '@mosaic/schema';
+import { loadDdl, MIGRATION_ORDER, readSchemaInfo, SCHEMA_VERSION } from '@mosaic/schema';
+import type { LoadDdl } from '@mosaic/schema';
 import { copyLine } from './copy-text.js';
 import { dataset } from './dataset.js';
 import type { DeferredUpdate, SeedOptions, TableRows } from './dataset.js';
@@ -75,6 +76,23 @@ async function applyDeferred(tx: Session, update: DeferredUpdate): Promise<void>
   }
 }
 
+/** This role owns every Mosaic table (it may drop and recreate their constraints and indexes). */
+async function ownsTables(db: Database): Promise<boolean> {
+  const [row] = await db.query<{ ok: boolean | null }>(
+    "select bool_and(pg_has_role(current_user, c.relowner, 'USAGE')) as ok from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and c.relname = any(string_to_array($1, ','))",
+    [MIGRATION_ORDER.join(',')],
+  );
+  return row?.ok === true;
+}
+
+/** The indexes first (memory enough for an HNSW graph to fit), then the foreign keys, each checked against every row once. */
+async function restore(tx: Session, ddl: readonly LoadDdl[]): Promise<void> {
+  if (ddl.length === 0) return;
+  // PGlite keeps its default: its WASM heap is small, and a local store has no vector index.
+  if (!tx.capabilities.exclusive) await tx.exec("SET LOCAL maintenance_work_mem = '1GB'");
+  for (const d of [...ddl.filter((x) => x.kind === 'index'), ...ddl.filter((x) => x.kind === 'foreign-key')]) await tx.exec(d.sql);
+}
+
 /**
  * Fills an empty Mosaic store with `dataset(options)`, in one transaction: a failure leaves
  * the store as it was. Refuses a store without the schema or with any row in it.
@@ -99,8 +117,15 @@ export async function seed(db: Database, options: SeedOptions, onProgress?: Seed
   );
   const data = dataset({ ...options, vectors: embedding !== undefined, ...(embedding ? { dimensions: embedding.dims } : {}) });
 
+  // As a bulk load should (and migrate-tier does): the foreign keys and secondary indexes go for
+  // the load and come back at its end, all in the seed's one transaction, so a failure or a kill
+  // leaves the store as it was. An HNSW index kept during the load is updated vector by vector:
+  // scale 1000 of a federated store took about 30 min that way. A role that does not own the
+  // tables loads with them on.
+  const relax = (await ownsTables(db)) ? loadDdl(info.tier) : [];
   const results: SeedTableResult[] = [];
   await db.transaction(async (tx) => {
+    for (const d of relax) await tx.exec(d.kind === 'foreign-key' ? `ALTER TABLE ${quote(d.table)} DROP CONSTRAINT ${quote(d.name)}` : `DROP INDEX ${quote(d.name)}`);
     for (const table of data.tables) {
       const rows = await loadTable(tx, table);
       results.push({ table: table.table, rows });
@@ -109,6 +134,7 @@ export async function seed(db: Database, options: SeedOptions, onProgress?: Seed
     for (const update of data.deferred()) await applyDeferred(tx, update);
     // agent_logs ids were given explicitly (with gaps): move the identity past them.
     await tx.query("select setval(pg_get_serial_sequence('agent_logs', 'id'), (select max(id) from agent_logs))");
+    await restore(tx, relax);
   });
   await db.exec('ANALYZE');
   const order = new Map<string, number>(MIGRATION_ORDER.map((t, i) => [t, i]));

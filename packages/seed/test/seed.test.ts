@@ -80,6 +80,25 @@ describe.each(engines)('seed on $name', ({ tier, open }) => {
     }
   });
 
+  it('leaves every foreign key and index as the migrations made them (they are dropped for the load)', async () => {
+    const catalog = async (d: Database) => d.query<{ what: string }>(`
+      select conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated as what
+        from pg_constraint where connamespace = 'public'::regnamespace
+      union all
+      select indexrelid::regclass || ' ' || pg_get_indexdef(indexrelid) || ' ' || indisvalid from pg_index
+        where indrelid in (select oid from pg_class where relnamespace = 'public'::regnamespace)
+      order by 1`);
+    const fresh = await open();
+    try {
+      await applyMigrations(fresh, tier);
+      const expected = await catalog(fresh);
+      expect(expected.filter((r) => r.what.includes('FOREIGN KEY')).length).toBeGreaterThan(20);
+      expect(await catalog(db)).toEqual(expected);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('refuses a store that already has data, and leaves it as it was', async () => {
     const before = await tableDigests(db, MIGRATION_ORDER);
     await expect(seed(db, { scale: 1 })).rejects.toMatchObject({ code: 'NOT_EMPTY' });
