@@ -161,7 +161,7 @@ describe('mosaic storage status: bad input', () => {
     const dir = tempStorePath();
     await runCli(['storage', 'init', '--url', dir]);
     // A seed holds the store open while it loads.
-    const holder = startCli(['storage', 'seed', '--url', dir, '--scale', '40']);
+    const holder = startCli(['storage', 'seed', '--url', dir, '--scale', '150']); // about 8 s here: well past the 2 s wait
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the seed never started')), 30_000);
       holder.stderr!.on('data', () => {

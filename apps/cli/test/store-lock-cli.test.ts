@@ -138,7 +138,8 @@ describe('two migrate-tier runs at once from one PGlite store', () => {
       const json = await runCli(['storage', 'status', '--url', source, '--lock-timeout', '0', '--json'], {}, RUN_MS);
       expect(json.status).toBe(3);
       expect(json.stderr.split('\n').filter(Boolean)).toHaveLength(1); // no waiting lines with --json
-      expect(json.stdout).toBe('');
+      // stdout holds the one document a script reads: here the error.
+      expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'STORE_LOCK_TIMEOUT', exitStatus: 3 } });
     } finally {
       holder.kill('SIGKILL');
       await exited;
