@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import postgres from 'postgres';
 import { openDatabase } from '@mosaic/connection';
-import { copiedTables, loadDdl, MIGRATION_ORDER, SKIPPED_TABLES } from '@mosaic/schema';
+import { copiedTables, loadDdl, MIGRATION_ORDER, primaryKeyDdl, SKIPPED_TABLES } from '@mosaic/schema';
 import type { Tier } from '@mosaic/schema';
 import { tableDigests } from '@mosaic/test-harness';
 import { runCli } from './run-cli.js';
@@ -74,18 +74,19 @@ export async function expectMigrated(source: string, target: string, sourceHasVe
   await query(target, "delete from agent_logs where message = 'after migration'");
 }
 
-/** The foreign keys and secondary indexes a load may drop that the target holds (names). */
+/** The foreign keys, secondary indexes and primary keys a load may drop that the target holds (names). */
 export async function presentLoadDdl(url: string): Promise<string[]> {
   const rows = await query<{ item: string }>(url, `
-    select format('foreign-key %s', conname) as item from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace
+    select format('%s %s', case contype when 'f' then 'foreign-key' else 'primary-key' end, conname) as item
+      from pg_constraint where contype in ('f', 'p') and connamespace = 'public'::regnamespace
     union all
     select format('index %s', c.relname) from pg_index i join pg_class c on c.oid = i.indexrelid
      where c.relnamespace = 'public'::regnamespace and not i.indisunique and not i.indisprimary`);
   return rows.map((r) => r.item).sort();
 }
 
-/** Every foreign key and index of the target's tier is there, as the schema defines them. */
+/** Every foreign key, index and primary key of the target's tier is there, as the schema defines them. */
 export async function expectLoadDdl(url: string): Promise<void> {
   const [info] = await query<{ tier: Tier }>(url, 'select tier from mosaic.schema_info');
-  expect(await presentLoadDdl(url)).toEqual(loadDdl(info!.tier).map((d) => `${d.kind} ${d.name}`).sort());
+  expect(await presentLoadDdl(url)).toEqual([...loadDdl(info!.tier), ...primaryKeyDdl(info!.tier)].map((d) => `${d.kind} ${d.name}`).sort());
 }

@@ -1,6 +1,6 @@
 import { isMosaicError } from '@mosaic/connection';
 import type { Database } from '@mosaic/connection';
-import { loadDdl } from '@mosaic/schema';
+import { loadDdl, primaryKeyDdl } from '@mosaic/schema';
 import type { LoadDdl, Tier } from '@mosaic/schema';
 import { CopyEngineError } from './errors.js';
 import { ident } from './sql.js';
@@ -14,11 +14,12 @@ import { ident } from './sql.js';
  * stopped half-way puts back exactly what the schema defines, whoever dropped it.
  */
 
-/** The load DDL of the copied tables that the target lacks right now. */
+/** The load DDL of the copied tables that the target lacks right now (primary keys included). */
 export async function missingLoadDdl(target: Database, tier: Tier, tables: readonly string[]): Promise<LoadDdl[]> {
-  const wanted = loadDdl(tier).filter((d) => tables.includes(d.table));
+  const wanted = [...primaryKeyDdl(tier), ...loadDdl(tier)].filter((d) => tables.includes(d.table));
   const present = await target.query<{ kind: string; name: string }>(`
-    select 'foreign-key' as kind, conname::text as name from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace
+    select case contype when 'f' then 'foreign-key' else 'primary-key' end as kind, conname::text as name
+      from pg_constraint where contype in ('f', 'p') and connamespace = 'public'::regnamespace
     union all
     select 'index', relname::text from pg_class where relkind = 'i' and relnamespace = 'public'::regnamespace`);
   const have = new Set(present.map((p) => `${p.kind} ${p.name}`));
@@ -26,18 +27,26 @@ export async function missingLoadDdl(target: Database, tier: Tier, tables: reado
 }
 
 /**
- * Drops the copied tables' foreign keys and secondary indexes, in one transaction. Returns
- * false, changing nothing, when this role may not (it does not own the tables): the load then
- * runs with them on, deferring the self-references instead.
+ * Drops the copied tables' foreign keys and secondary indexes, and the primary keys of
+ * `keyless` (tables loaded by heap pages: nothing looks their rows up by key until they are in),
+ * in one transaction. A primary key that a foreign key still needs (one from a table that is not
+ * copied: sessions -> users) stays. Returns false, changing nothing, when this role may not (it
+ * does not own the tables): the load then runs with them on, deferring the self-references instead.
  */
-export async function relaxForLoad(target: Database, tier: Tier, tables: readonly string[]): Promise<boolean> {
+export async function relaxForLoad(target: Database, tier: Tier, tables: readonly string[], keyless: readonly string[] = []): Promise<boolean> {
   const ddl = loadDdl(tier).filter((d) => tables.includes(d.table));
+  const keys = primaryKeyDdl(tier).filter((d) => keyless.includes(d.table));
   try {
     await target.transaction(async (tx) => {
       for (const d of ddl) {
         await tx.exec(d.kind === 'foreign-key'
           ? `alter table ${ident(d.table)} drop constraint if exists ${ident(d.name)}`
           : `drop index if exists ${ident(d.name)}`);
+      }
+      for (const d of keys) {
+        const [needed] = await tx.query<{ n: number }>(
+          `select count(*)::int as n from pg_constraint where contype = 'f' and confrelid = to_regclass($1)`, [`public.${ident(d.table)}`]);
+        if (needed!.n === 0) await tx.exec(`alter table ${ident(d.table)} drop constraint if exists ${ident(d.name)}`);
       }
     });
     return true;
@@ -54,18 +63,19 @@ export const isVectorIndex = (d: LoadDdl): boolean => d.kind === 'index' && /\bu
 export interface RebuiltDdl {
   readonly table: string;
   readonly name: string;
-  readonly kind: 'foreign-key' | 'index';
+  readonly kind: LoadDdl['kind'];
   readonly seconds: number;
 }
 
 /**
- * Builds the missing indexes, then adds the missing foreign keys, each validated against every
- * row (one query), of the given tables (`kinds` limits which). The index build gets working
- * memory for itself: HNSW builds several times faster when the graph fits (pgvector warns
- * otherwise), and a vector index gets parallel workers. Throws CONSTRAINT_FAILED when copied rows break a foreign key.
+ * Adds the missing primary keys, builds the missing indexes, then adds the missing foreign keys,
+ * each validated against every row (one query), of the given tables (`kinds` limits which). The
+ * builds get working memory for themselves: a primary key sorts in memory, HNSW builds several
+ * times faster when the graph fits (pgvector warns otherwise), and a vector index gets parallel
+ * workers. Throws CONSTRAINT_FAILED when copied rows break a foreign key or repeat a key.
  */
 export async function restoreAfterLoad(
-  target: Database, tier: Tier, tables: readonly string[], kinds: ReadonlyArray<LoadDdl['kind']> = ['index', 'foreign-key'], signal?: AbortSignal, names?: ReadonlySet<string>,
+  target: Database, tier: Tier, tables: readonly string[], kinds: ReadonlyArray<LoadDdl['kind']> = ['primary-key', 'index', 'foreign-key'], signal?: AbortSignal, names?: ReadonlySet<string>,
 ): Promise<RebuiltDdl[]> {
   const missing = (await missingLoadDdl(target, tier, tables)).filter((d) => kinds.includes(d.kind) && (!names || names.has(d.name)));
   if (missing.length === 0) return [];
@@ -73,7 +83,8 @@ export async function restoreAfterLoad(
   const session = await target.session();
   try {
     await session.exec("set maintenance_work_mem = '1GB'");
-    for (const d of [...missing.filter((m) => m.kind === 'index'), ...missing.filter((m) => m.kind === 'foreign-key')]) {
+    const order: ReadonlyArray<LoadDdl['kind']> = ['primary-key', 'index', 'foreign-key'];
+    for (const d of order.flatMap((kind) => missing.filter((m) => m.kind === kind))) {
       signal?.throwIfAborted();
       const started = performance.now();
       try {
@@ -87,6 +98,9 @@ export async function restoreAfterLoad(
         if (isVectorIndex(d)) await session.exec('rollback').catch(() => {});
         if (isMosaicError(error) && error.sqlState === '23503') {
           throw new CopyEngineError('CONSTRAINT_FAILED', `${d.table}: foreign key ${d.name} does not hold for the copied rows (${(error as Error).message}). The run stays open; fix the source and re-run.`, { cause: error });
+        }
+        if (isMosaicError(error) && error.sqlState === '23505') {
+          throw new CopyEngineError('CONSTRAINT_FAILED', `${d.table}: primary key ${d.name} does not hold for the copied rows (${(error as Error).message}). The run stays open; migrate into an empty database (drop and create the target again).`, { cause: error });
         }
         throw error;
       }

@@ -15,7 +15,7 @@ export function migrationSummary(plan: Plan, report?: RunReport, dryRun = false)
     to: plan.to,
     mode: plan.mode,
     relax: plan.relax,
-    tables: plan.tables.map((t) => ({ table: t.table, rows: t.rows, strategy: t.strategy, relaxed: t.relaxed, jobs: t.jobs, recheck: recheckOf(t), plan: describeStrategy(t, plan) })),
+    tables: plan.tables.map((t) => ({ table: t.table, rows: t.rows, strategy: t.strategy, relaxed: t.relaxed, keyAfterLoad: t.keyAfterLoad, jobs: t.jobs, recheck: recheckOf(t), plan: describeStrategy(t, plan) })),
     skipped: plan.skipped,
     totalRows: plan.totalRows,
     warnings: plan.warnings,

@@ -7,7 +7,7 @@ export { DEFERRED_EDGES, deriveMigrationOrder, isDeferredEdge, MIGRATION_ORDER, 
 export type { DeferredEdge, TableName } from './order.js';
 export { copiedTables, isSkipped, SKIPPED_TABLES } from './skipped.js';
 export { applyMigrations, MIGRATE_LOCK_KEY, migrationsFolder } from './migrate.js';
-export { loadDdl } from './load-ddl.js';
+export { loadDdl, primaryKeyDdl } from './load-ddl.js';
 export type { LoadDdl } from './load-ddl.js';
 export type { ApplyOptions, MigrationResult } from './migrate.js';
 export { readSchemaInfo, SCHEMA_VERSION } from './version.js';

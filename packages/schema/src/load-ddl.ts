@@ -9,12 +9,12 @@ import { migrationsFolder } from './migrate.js';
  * at the end.
  */
 export interface LoadDdl {
-  readonly kind: 'foreign-key' | 'index';
+  readonly kind: 'foreign-key' | 'index' | 'primary-key';
   readonly table: string;
   readonly name: string;
   /** The statement from the tier's migrations that creates it. */
   readonly sql: string;
-  /** A foreign key's referenced table (undefined for an index). */
+  /** A foreign key's referenced table (undefined for an index or a primary key). */
   readonly references?: string | undefined;
 }
 
@@ -36,6 +36,34 @@ export function loadDdl(tier: Tier): LoadDdl[] {
       if (fk) out.push({ kind: 'foreign-key', table: fk[1]!, name: fk[2]!, sql, references: fk[3]! });
       const index = INDEX.exec(sql);
       if (index) out.push({ kind: 'index', table: index[2]!, name: index[1]!, sql });
+    }
+  }
+  return out;
+}
+
+const CREATE_TABLE = /^CREATE TABLE "([^"]+)" \(/;
+const INLINE_KEY = /^\s*"([^"]+)" [^\n]*\bPRIMARY KEY\b/m;
+const NAMED_KEY = /CONSTRAINT "([^"]+)" PRIMARY KEY\(([^)]+)\)/;
+
+/**
+ * The primary key of every public table the tier's migrations create, as the statement that
+ * adds it back (`ALTER TABLE ... ADD CONSTRAINT ... PRIMARY KEY`) under the name PostgreSQL gave
+ * it: `<table>_pkey` for a key declared on its column, the declared name otherwise. Not part of
+ * loadDdl: only a load by heap pages, which never looks a row up by key, may go without one
+ * (copy-engine decides which tables); resume and upsert need it.
+ */
+export function primaryKeyDdl(tier: Tier): LoadDdl[] {
+  const out: LoadDdl[] = [];
+  for (const migration of readMigrationFiles({ migrationsFolder: migrationsFolder(tier) })) {
+    for (const raw of migration.sql) {
+      const sql = raw.trim();
+      const table = CREATE_TABLE.exec(sql)?.[1];
+      if (!table) continue;
+      const named = NAMED_KEY.exec(sql);
+      const inline = INLINE_KEY.exec(sql);
+      const [name, columns] = named ? [named[1]!, named[2]!] : inline ? [`${table}_pkey`, `"${inline[1]!}"`] : [];
+      if (!name) continue;
+      out.push({ kind: 'primary-key', table, name, sql: `ALTER TABLE "${table}" ADD CONSTRAINT "${name}" PRIMARY KEY (${columns})` });
     }
   }
   return out;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase } from '@mosaic/connection';
 import type { Database } from '@mosaic/connection';
 import { createTestDatabase, tempStorePath, testServers } from '@mosaic/test-harness';
-import { applyMigrations, loadDdl, MIGRATION_ORDER, readSchemaInfo, SCHEMA_VERSION, SchemaError, tableGraph } from '../src/index.js';
+import { applyMigrations, loadDdl, primaryKeyDdl, MIGRATION_ORDER, readSchemaInfo, SCHEMA_VERSION, SchemaError, tableGraph } from '../src/index.js';
 import type { Tier } from '../src/index.js';
 import { deriveMigrationOrder } from '../src/order.js';
 
@@ -53,6 +53,13 @@ async function check(db: Database, tier: Tier) {
     select format('index %s.%s', i.indrelid::regclass, c.relname) from pg_index i join pg_class c on c.oid = i.indexrelid
      where c.relnamespace = 'public'::regnamespace and not i.indisunique and not i.indisprimary`);
   expect(live.map((r) => r.item).sort()).toEqual(loadDdl(tier).map((d) => `${d.kind} ${d.table}.${d.name}${d.references ? `->${d.references}` : ''}`).sort());
+  // primaryKeyDdl (what a load by pages drops and puts back) names every public table's live
+  // primary key with its columns, in order.
+  const keys = await db.query<{ item: string }>(`
+    select format('%s.%s (%s)', conrelid::regclass, conname,
+      (select string_agg(format('%I', a.attname), ',' order by k.ord) from unnest(conkey) with ordinality k(attnum, ord) join pg_attribute a on a.attrelid = conrelid and a.attnum = k.attnum)) as item
+      from pg_constraint where contype = 'p' and connamespace = 'public'::regnamespace`);
+  expect(keys.map((r) => r.item).sort()).toEqual(primaryKeyDdl(tier).map((d) => `${d.table}.${d.name} (${/PRIMARY KEY \((.*)\)$/.exec(d.sql)![1]!.replace(/"/g, '')})`).sort());
 
   const embedding = await db.query("select 1 from information_schema.columns where table_name = 'insights' and column_name = 'embedding'");
   const vector = await db.query("select 1 from pg_extension where extname = 'vector'");
