@@ -68,6 +68,18 @@ describe('the URL handed to the driver', () => {
     expect((caught as Error).message).toBe('Malformed PostgreSQL URL postgresql://postgres:***@127.0.0.1:5432/db: the port after "host:" is empty (a password holding / # or ? must be percent-encoded: %2F %23 %3F).');
   });
 
+  it('refuses a raw / in a password (the URL parser ends the host at it: host "ss", database "w0rd@127.0.0.1:5432/db")', () => {
+    let caught: unknown;
+    try {
+      parseLocation('postgresql://u:p@ss/w0rd@127.0.0.1:5432/db');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({ code: 'INVALID_LOCATION' });
+    expect((caught as Error).message).toBe('Malformed PostgreSQL URL postgresql://u:***@127.0.0.1:5432/db: the host part ends at a / in the password (a password holding / # or ? must be percent-encoded: %2F %23 %3F).');
+    expect(parseLocation('postgresql://u:p%40ss%2Fw0rd@127.0.0.1:5432/db')).toMatchObject({ url: 'postgresql://u:p%40ss%2Fw0rd@127.0.0.1:5432/db' });
+  });
+
   it('refuses a password whose % starts no percent-encoded byte (postgres.js would throw "URI malformed")', () => {
     expect(() => parseLocation('postgresql://u:100%zz@host/db')).toThrow(expect.objectContaining({ code: 'INVALID_LOCATION' }));
   });

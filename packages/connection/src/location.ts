@@ -49,6 +49,11 @@ export function parseLocation(input: string): Location {
     // password starting with ? # or / (the rest would be sent to a wrong host, or as options).
     throw new ConnectionError('INVALID_LOCATION', `Malformed PostgreSQL URL ${redactForMessage(text)}: the port after "host:" is empty (a password holding / # or ? must be percent-encoded: %2F %23 %3F).`);
   }
+  if (url.pathname.includes('@')) {
+    // `postgresql://u:p@ss/w0rd@host/db` parses as host `ss` and database `w0rd@host/db`: a raw
+    // / or # in a password ends the host part early (postgres.js would then try yet another host).
+    throw new ConnectionError('INVALID_LOCATION', `Malformed PostgreSQL URL ${redactForMessage(text)}: the host part ends at a / in the password (a password holding / # or ? must be percent-encoded: %2F %23 %3F).`);
+  }
   if (!decodes(url.username) || !decodes(url.password)) {
     // postgres.js decodeURIComponent()s both and would throw a bare "URI malformed".
     throw new ConnectionError('INVALID_LOCATION', `Malformed PostgreSQL URL ${redactForMessage(text)}: a % in the user or password must start a percent-encoded byte (write a literal % as %25).`);
