@@ -50,6 +50,15 @@ export async function main(argv: string[]): Promise<number> {
     .fail((message, error) => {
       throw error ?? new YargsUsage(message);
     })
+    // A number option given something else (`--lock-timeout abc`) arrives as NaN: say what was typed.
+    .middleware((a) => {
+      for (const [key, value] of Object.entries(a)) {
+        if (typeof value !== 'number' || !Number.isNaN(value) || !/^[a-z]+(-[a-z]+)*$/.test(key)) continue;
+        const at = argv.findIndex((w) => w === `--${key}` || w.startsWith(`--${key}=`));
+        const typed = at < 0 ? '' : argv[at]!.includes('=') ? argv[at]!.slice(argv[at]!.indexOf('=') + 1) : (argv[at + 1] ?? '');
+        throw new YargsUsage(`--${key} must be a number (got ${JSON.stringify(typed)})`);
+      }
+    }, true)
     .command('storage', 'Inspect and move Mosaic storage tiers', (storage: Argv) =>
       storage
         .option('connect-timeout', { type: 'number', default: 10, describe: 'Seconds to wait for a PostgreSQL server to answer' })

@@ -223,7 +223,9 @@ describe('migrate-tier refusals: exit 3 and the reason, before anything is writt
     for (const [extra, message] of [
       [['--to', 'local'], /Invalid values/],
       [['--to', 'federated', '--batch-size', '0'], /--batch-size must be a whole number of at least 1/],
-      [['--to', 'federated', '--jobs', 'many'], /--jobs must be a whole number/],
+      [['--to', 'federated', '--jobs', 'many'], /^mosaic: --jobs must be a number \(got "many"\)/],
+      [['--to', 'federated', '--jobs', '0'], /--jobs must be a whole number from 1 to 32 \(got 0\)/],
+      [['--to', 'federated', '--lock-timeout=soon'], /^mosaic: --lock-timeout must be a number \(got "soon"\)/],
     ] as const) {
       const result = await runCli(['storage', 'migrate-tier', '--source', source, '--target-url', target, ...extra, '--yes']);
       expect(result.status, result.stderr).toBe(2);
