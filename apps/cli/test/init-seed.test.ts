@@ -93,7 +93,7 @@ describe('bad input: one line, the documented exit status, no password', () => {
     }, 2, /is a file, not a PGlite store directory/],
     ['scale 0', async () => ['storage', 'seed', '--url', tempStorePath(), '--scale', '0'], 2, /--scale must be a whole number of at least 1 \(got 0\)/],
     ['negative scale', async () => ['storage', 'seed', '--url', tempStorePath(), '--scale', '-3'], 2, /--scale must be a whole number/],
-    ['scale not a number', async () => ['storage', 'seed', '--url', tempStorePath(), '--scale', 'lots'], 2, /--scale must be a whole number/],
+    ['scale not a number', async () => ['storage', 'seed', '--url', tempStorePath(), '--scale', 'lots'], 2, /--scale must be a number \(got "lots"\)/],
     ['missing --scale', async () => ['storage', 'seed', '--url', tempStorePath()], 2, /Missing required argument: scale/],
     ['seed into a store without the schema', async () => ['storage', 'seed', '--url', await createTestDatabase(), '--scale', '1'], 3, /has no Mosaic schema: run "mosaic storage init/],
     ['seed into a PGlite directory that does not exist', async () => ['storage', 'seed', '--url', tempStorePath(), '--scale', '1'], 2, /does not exist/],
