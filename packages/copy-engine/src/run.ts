@@ -46,7 +46,7 @@ export interface RunReport {
   readonly seconds: number;
   readonly rowsPerSecond: number;
   readonly warnings: readonly string[];
-  /** Foreign keys and indexes dropped for the load and put back at the end (none when the target kept them). */
+  /** Foreign keys, indexes and primary keys dropped for the load and put back (none when the target kept them). */
   readonly rebuilt: readonly RebuiltDdl[];
   /** Set when ok is false: what stopped the run (a re-run resumes). */
   readonly error?: unknown;
@@ -158,6 +158,7 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
     // With the foreign keys off, self-references and the users <-> teams cycle load as they are.
     const tables = relaxed ? plan.tables.map((t) => ({ ...t, deferred: [] })) : plan.tables;
     const builds: Promise<void>[] = [];
+    const buildOf = new Map<string, Promise<void>>();
     let buildFailure: PromiseRejectedResult | undefined;
     const reader = await openSourceReader(source, names);
     const sessions = sessionPool(target);
@@ -254,6 +255,7 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
             // stops the run at once (the tables still loading roll back their chunk) and is its error.
             build.catch((e: unknown) => halt(e));
             builds.push(build);
+            buildOf.set(table.table, build);
           }
         } catch (e) {
           failed.add(table.table);
@@ -275,6 +277,12 @@ export async function run(plan: Plan, connections: RunConnections, hooks: RunHoo
       stop.signal.throwIfAborted();
       hooks.onEvent?.({ type: 'phase', phase: 'sequences' });
       for (const table of plan.tables) {
+        // A table's key build holds ACCESS EXCLUSIVE (ADD PRIMARY KEY): the sequence's max() waits
+        // for it here, not as a lock wait on the run's own build (which --lock-timeout would end).
+        if (table.identity.length > 0) {
+          await buildOf.get(table.table)?.catch(() => {});
+          stop.signal.throwIfAborted();
+        }
         for (const column of table.identity) {
           await resetSequence(table, column, reader, target);
           await hooks.failpoint?.(`sequences:${table.table}`);
