@@ -143,3 +143,21 @@ describe.each(sources)('converge from a $name source', ({ make }) => {
     await query(target, "delete from agent_logs where message = 'next'");
   }, 300_000);
 });
+
+describe('a converge re-run into a target that lost a primary key (a run stopped between a table\'s end and its key build)', () => {
+  it('puts the key back before it compares and upserts: exit 0, identical, every key there', async () => {
+    const source = tempStorePath();
+    await initSeed(source, 'local', 2);
+    const target = await createTestDatabase();
+    expect((await migrate(source, target)).status).toBe(0);
+    // As a kill between finishTable and the background ADD PRIMARY KEY leaves it.
+    await query(target, 'alter table preferences drop constraint preferences_pkey');
+    // A changed row: the re-run upserts it (ON CONFLICT on the key), which needs the key back first.
+    await write(source, "update preferences set value = '\"changed\"'::jsonb where id = (select id from preferences order by id limit 1)");
+    const rerun = await migrate(source, target, '--json');
+    expect(rerun.status, rerun.stdout + rerun.stderr).toBe(0);
+    const report = JSON.parse(rerun.stdout) as { result: { rebuilt: { kind: string; name: string }[] } };
+    expect(report.result.rebuilt.map((d) => `${d.kind} ${d.name}`)).toContain('primary-key preferences_pkey');
+    await expectMigrated(source, target, false); // every foreign key, index and primary key of the tier
+  }, 120_000);
+});

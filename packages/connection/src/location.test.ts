@@ -50,6 +50,16 @@ describe('redaction', () => {
   });
 });
 
+/** The error parseLocation throws for `text` (the test fails if it throws none). */
+function refusal(text: string): Error {
+  try {
+    parseLocation(text);
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error(`parseLocation accepted ${text}`);
+}
+
 describe('the URL handed to the driver', () => {
   it('has the userinfo percent-encoded as the URL parser read it (postgres.js splits hosts after the first @)', () => {
     expect(parseLocation('postgresql://u:a@b,c@host/db')).toMatchObject({ url: 'postgresql://u:a%40b,c@host/db' });
@@ -58,25 +68,15 @@ describe('the URL handed to the driver', () => {
   });
 
   it('refuses a raw password that starts with ? # or / (the URL parser reads host "u", an empty port, then a query)', () => {
-    let caught: unknown;
-    try {
-      parseLocation('postgresql://postgres:? z  éé@127.0.0.1:5432/db');
-    } catch (error) {
-      caught = error;
-    }
+    const caught = refusal('postgresql://postgres:? z  éé@127.0.0.1:5432/db');
     expect(caught).toMatchObject({ code: 'INVALID_LOCATION' });
-    expect((caught as Error).message).toBe('Malformed PostgreSQL URL postgresql://postgres:***@127.0.0.1:5432/db: the port after "host:" is empty (a password holding / # or ? must be percent-encoded: %2F %23 %3F).');
+    expect(caught.message).toBe('Malformed PostgreSQL URL postgresql://postgres:***@127.0.0.1:5432/db: the port after "host:" is empty (a password holding / # or ? must be percent-encoded: %2F %23 %3F).');
   });
 
   it('refuses a raw / in a password (the URL parser ends the host at it: host "ss", database "w0rd@127.0.0.1:5432/db")', () => {
-    let caught: unknown;
-    try {
-      parseLocation('postgresql://u:p@ss/w0rd@127.0.0.1:5432/db');
-    } catch (error) {
-      caught = error;
-    }
+    const caught = refusal('postgresql://u:p@ss/w0rd@127.0.0.1:5432/db');
     expect(caught).toMatchObject({ code: 'INVALID_LOCATION' });
-    expect((caught as Error).message).toBe('Malformed PostgreSQL URL postgresql://u:***@127.0.0.1:5432/db: the host part ends at a / in the password (a password holding / # or ? must be percent-encoded: %2F %23 %3F).');
+    expect(caught.message).toBe('Malformed PostgreSQL URL postgresql://u:***@127.0.0.1:5432/db: the host part ends at a / in the password (a password holding / # or ? must be percent-encoded: %2F %23 %3F).');
     expect(parseLocation('postgresql://u:p%40ss%2Fw0rd@127.0.0.1:5432/db')).toMatchObject({ url: 'postgresql://u:p%40ss%2Fw0rd@127.0.0.1:5432/db' });
   });
 
